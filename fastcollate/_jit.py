@@ -1,0 +1,20 @@
+"""The one place that decides how kernels are compiled.
+
+Every kernel is compiled with ``cache=True`` so that a fresh process with a
+warm cache directory (``NUMBA_CACHE_DIR`` or ``__pycache__``) pays no compile,
+with numpy's error model so that float division follows IEEE 754 as numpy
+does, and without fastmath: fastmath lets LLVM reassociate and contract
+float operations, which changes the threshold map's last bits.
+"""
+
+import numba
+
+JIT_OPTIONS = dict(cache=True, nogil=True, error_model="numpy", fastmath=False)
+
+
+def jit(function=None, *, parallel=False):
+    """Compile ``function`` with the project's kernel options."""
+    decorator = numba.njit(parallel=parallel, **JIT_OPTIONS)
+    if function is None:
+        return decorator
+    return decorator(function)
