@@ -1,0 +1,20 @@
+"""Bit-exact, Numba-compiled DBNet training targets and a drop-in collate function.
+
+>>> from fastcollate import FastDBCollateFN
+>>> loader = torch.utils.data.DataLoader(dataset, batch_size=16,
+...                                      collate_fn=FastDBCollateFN())  # doctest: +SKIP
+"""
+
+from fastcollate.collate import FastDBCollateFN
+from fastcollate.polygons import SKIP_REASONS, skip_counts
+from fastcollate.targets import TargetParams, make_db_targets
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "FastDBCollateFN",
+    "SKIP_REASONS",
+    "TargetParams",
+    "make_db_targets",
+    "skip_counts",
+]

@@ -1,0 +1,160 @@
+"""Target parameters, path selection and the per-image entry point."""
+
+import logging
+import math
+import threading
+from dataclasses import dataclass
+
+import numpy as np
+
+from fastcollate.config import REFERENCE_VARIABLE, reference_requested
+from fastcollate.fast import make_targets_fast
+from fastcollate.polygons import SKIP_LOG, prepare_polygons
+
+logger = logging.getLogger(__name__)
+
+FAST = "fast"
+REFERENCE = "reference"
+
+_logged_paths = set()
+_log_lock = threading.Lock()
+
+
+@dataclass(frozen=True)
+class TargetParams:
+    """Parameters of the DBNet prob map and threshold map.
+
+    Parameters
+    ----------
+    shrink_ratio : float
+        r in D = area * (1 - r**2) / perimeter, the offset distance of the
+        shrunk and dilated polygons (Liao et al., "Real-time Scene Text
+        Detection with Differentiable Binarization", AAAI 2020). In [0, 1).
+    thresh_min, thresh_max : float
+        The threshold map is scaled from [0, 1] to [thresh_min, thresh_max].
+    corrected_edges : bool
+        Give pixels lying exactly on an edge the distance 0. The classic code
+        can compute NaN there, which leaves them at the background value;
+        False (the default) reproduces that.
+    """
+
+    shrink_ratio: float = 0.4
+    thresh_min: float = 0.3
+    thresh_max: float = 0.7
+    corrected_edges: bool = False
+
+    def __post_init__(self):
+        for name in ("shrink_ratio", "thresh_min", "thresh_max"):
+            value = getattr(self, name)
+            try:
+                number = float(value)
+            except (TypeError, ValueError):
+                raise ValueError(f"{name} must be a real number, got {value!r}") from None
+            if not math.isfinite(number):
+                raise ValueError(f"{name} must be finite, got {value!r}")
+            # Python floats keep the classic float32 arithmetic: a numpy
+            # float64 scalar would turn the threshold map into float64.
+            object.__setattr__(self, name, number)
+        if not 0.0 <= self.shrink_ratio < 1.0:
+            raise ValueError(f"shrink_ratio must be in [0, 1), got {self.shrink_ratio!r}")
+        object.__setattr__(self, "corrected_edges", bool(self.corrected_edges))
+
+
+def resolve_path(reference=None):
+    """Return ``"reference"`` or ``"fast"``, logging the choice once per process.
+
+    ``reference=None`` defers to the ``FASTCOLLATE_REFERENCE`` variable.
+    """
+    if reference is None:
+        reference = reference_requested()
+        source = f"{REFERENCE_VARIABLE}"
+    else:
+        source = "the reference argument"
+    path = REFERENCE if reference else FAST
+
+    with _log_lock:
+        first_time = path not in _logged_paths
+        _logged_paths.add(path)
+    if first_time:
+        logger.info("Building DBNet targets on the %s path (chosen by %s).", path, source)
+    return path
+
+
+def draw_targets_into(prepared, prob_map, thresh_map, params, path):
+    """Draw one image's maps into zeroed float32 (H, W) arrays; return the skip counts."""
+    if path == REFERENCE:
+        # Imported here so that OpenCV stays optional for the fast path.
+        from fastcollate.reference import make_targets_reference
+
+        height, width = prob_map.shape
+        prob, thresh, skipped = make_targets_reference(
+            prepared, height, width, params.shrink_ratio, params.thresh_min,
+            params.thresh_max, params.corrected_edges,
+        )
+        prob_map[...] = prob
+        thresh_map[...] = thresh
+        return skipped
+
+    return make_targets_fast(
+        prepared, prob_map, thresh_map, params.shrink_ratio, params.thresh_min,
+        params.thresh_max, params.corrected_edges,
+    )
+
+
+def make_db_targets(polygons, image_size, params=None, reference=None, sample_index=0,
+                    filename=None):
+    """Build the DBNet prob map and threshold map of one image.
+
+    Parameters
+    ----------
+    polygons : sequence of array_like, each (N, 2) or (1, N, 2)
+        Text polygons in pixels, x then y, int or float. Floats are truncated
+        toward zero as by ``astype(np.int32)``.
+    image_size : tuple of int
+        ``(height, width)`` of the maps.
+    params : TargetParams, optional
+    reference : bool, optional
+        True for the reference path, False for the fast path, None to follow
+        ``FASTCOLLATE_REFERENCE``.
+    sample_index : int
+    filename : str, optional
+        Name the sample in error messages and logs.
+
+    Returns
+    -------
+    prob_map : ndarray of float32, shape (height, width)
+    thresh_map : ndarray of float32, shape (height, width)
+
+    Raises
+    ------
+    ValueError
+        If a polygon is not (N, 2) or (1, N, 2), or ``image_size`` is not two
+        positive integers.
+
+    Notes
+    -----
+    Unusable polygons (non-finite, too few points, zero area, dilated box
+    outside the image) are skipped, counted by :func:`fastcollate.skip_counts`
+    and logged once per reason and process.
+    """
+    params = params if params is not None else TargetParams()
+    height, width = validate_image_size(image_size)
+    path = resolve_path(reference)
+
+    prepared = prepare_polygons(polygons, sample_index, filename)
+    prob_map = np.zeros((height, width), dtype=np.float32)
+    thresh_map = np.zeros((height, width), dtype=np.float32)
+    skipped = draw_targets_into(prepared, prob_map, thresh_map, params, path)
+    SKIP_LOG.record(skipped, sample_index, filename)
+    return prob_map, thresh_map
+
+
+def validate_image_size(image_size):
+    """Return ``(height, width)`` as ints, or raise ``ValueError``."""
+    try:
+        height, width = (int(v) for v in image_size)
+    except (TypeError, ValueError):
+        raise ValueError(f"image_size must be (height, width), got {image_size!r}") from None
+    if height <= 0 or width <= 0:
+        raise ValueError(f"image_size must be positive, got {image_size!r}")
+    return height, width
