@@ -3,8 +3,10 @@
 import logging
 from collections import OrderedDict
 
+import numpy as np
 import torch
 
+from fastcollate.buffers import BufferPool, new_batch_tensor
 from fastcollate.polygons import SKIP_LOG, describe_sample, prepare_polygons
 from fastcollate.targets import TargetParams, draw_targets_into, resolve_path
 
@@ -36,6 +38,10 @@ class FastDBCollateFN:
         classic NaN, which leaves them at the background value.
     inference_mode : bool, default False
         Skip the maps; the attribute can also be set after construction.
+    reuse_buffers : bool, default True
+        In the main process, reuse a batch's tensors once nothing references
+        their storage any more, which saves the page faults of new memory.
+        Inside DataLoader workers, batches are always new shared memory.
 
     Notes
     -----
@@ -48,10 +54,11 @@ class FastDBCollateFN:
     """
 
     def __init__(self, shrink_ratio=0.4, thresh_min=0.3, thresh_max=0.7, *, reference=None,
-                 corrected_edges=False, inference_mode=False):
+                 corrected_edges=False, inference_mode=False, reuse_buffers=True):
         self.params = TargetParams(shrink_ratio, thresh_min, thresh_max, corrected_edges)
         self.reference = reference
         self.inference_mode = inference_mode
+        self.buffers = BufferPool() if reuse_buffers else None
 
     @property
     def shrink_ratio(self):
@@ -72,8 +79,13 @@ class FastDBCollateFN:
             f"corrected_edges={self.params.corrected_edges}, inference_mode={self.inference_mode})"
         )
 
+    def new_tensor(self, shape, dtype):
+        if self.buffers is None:
+            return new_batch_tensor(shape, dtype)
+        return self.buffers.tensor(shape, dtype)
+
     def __call__(self, batch):
-        images = stack_images(batch)
+        images = stack_images(batch, self.new_tensor)
         filenames = [sample.get("image_filename") for sample in batch]
         collated = OrderedDict(
             images=images,
@@ -84,8 +96,10 @@ class FastDBCollateFN:
         if not self.inference_mode:
             path = resolve_path(self.reference)
             batch_size, _, height, width = images.shape
-            prob_maps = torch.zeros((batch_size, 1, height, width), dtype=torch.float32)
-            thresh_maps = torch.zeros((batch_size, 1, height, width), dtype=torch.float32)
+            prob_maps = self.new_tensor((batch_size, 1, height, width), torch.float32)
+            thresh_maps = self.new_tensor((batch_size, 1, height, width), torch.float32)
+            prob_maps.numpy().fill(0.0)
+            thresh_maps.numpy().fill(0.0)
             polygons = []
             for index, sample in enumerate(batch):
                 if "polygons" not in sample:
@@ -109,7 +123,7 @@ class FastDBCollateFN:
         return collated
 
 
-def stack_images(batch):
+def stack_images(batch, new_tensor):
     """Stack the samples' (C, H, W) image tensors, or raise ``ValueError``."""
     if not isinstance(batch, (list, tuple)) or not batch:
         raise ValueError(f"batch must be a non-empty list of sample dicts, got {type(batch).__name__}")
@@ -131,4 +145,16 @@ def stack_images(batch):
                 f"{tuple(images[0].shape)}; resize or pad images to one size before collating"
             )
         images.append(image)
-    return torch.stack(images, dim=0)
+
+    first = images[0]
+    if first.device.type != "cpu" or any(image.requires_grad or image.dtype != first.dtype
+                                         for image in images):
+        return torch.stack(images, dim=0)
+
+    # numpy copies run on the calling thread; torch.stack would start
+    # intra-op threads, which cost more than the copy on small CPU counts.
+    stacked = new_tensor((len(images),) + tuple(first.shape), first.dtype)
+    destination = stacked.numpy()
+    for index, image in enumerate(images):
+        np.copyto(destination[index], image.numpy())
+    return stacked

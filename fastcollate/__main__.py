@@ -1,0 +1,5 @@
+import sys
+
+from fastcollate.cli import main
+
+sys.exit(main())

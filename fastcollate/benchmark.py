@@ -1,0 +1,144 @@
+"""Time both target paths on the same samples and check that they agree."""
+
+import logging
+import statistics
+import time
+from dataclasses import dataclass
+
+import numpy as np
+from tqdm import tqdm
+
+from fastcollate.collate import FastDBCollateFN
+from fastcollate.polygons import prepare_polygons
+from fastcollate.targets import FAST, REFERENCE, TargetParams, draw_targets_into
+
+logger = logging.getLogger(__name__)
+
+
+class TargetMismatch(Exception):
+    """The fast path and the reference path built different maps."""
+
+
+@dataclass
+class BenchResult:
+    """Median timings of both paths on one set of samples, in seconds."""
+
+    images: int
+    polygons: int
+    reference_image: float
+    fast_image: float
+    reference_batch: float
+    fast_batch: float
+    batch_size: int
+    compile_seconds: float
+
+    @property
+    def image_speedup(self):
+        return self.reference_image / self.fast_image
+
+    @property
+    def batch_speedup(self):
+        return self.reference_batch / self.fast_batch
+
+
+def build_maps(sample, params, path):
+    """Return ``(prob_map, thresh_map)`` of one sample on one path, and the seconds taken."""
+    _, height, width = sample["image"].shape
+    prob_map = np.zeros((height, width), dtype=np.float32)
+    thresh_map = np.zeros((height, width), dtype=np.float32)
+    start = time.perf_counter()
+    prepared = prepare_polygons(sample["polygons"], 0, sample.get("image_filename"))
+    draw_targets_into(prepared, prob_map, thresh_map, params, path)
+    return prob_map, thresh_map, time.perf_counter() - start
+
+
+def first_difference(expected, actual):
+    """Return the (row, column) of the first pixel whose bits differ, or None."""
+    differs = expected.view(np.uint32) != actual.view(np.uint32)
+    if not differs.any():
+        return None
+    row, column = np.argwhere(differs)[0]
+    return int(row), int(column)
+
+
+def check_equal(sample, reference_maps, fast_maps):
+    """Raise ``TargetMismatch`` naming the file and pixel where the paths differ."""
+    for name, expected, actual in zip(("prob_map", "thresh_map"), reference_maps, fast_maps):
+        pixel = first_difference(expected, actual)
+        if pixel is not None:
+            row, column = pixel
+            raise TargetMismatch(
+                f"{sample.get('image_filename')}: {name} differs at row {row}, column {column}: "
+                f"reference {expected[row, column]!r}, fast {actual[row, column]!r}"
+            )
+
+
+def run_bench(samples, params=None, batch_size=16, repeat=5, progress=True):
+    """Build targets for ``samples`` on both paths, check them and time them.
+
+    Every sample is built once on the reference path and ``repeat`` times on
+    the fast path; the per-image times are medians over samples. Batches of
+    ``batch_size`` are then collated with ``FastDBCollateFN`` on both paths.
+    Compilation is timed separately, before any measurement.
+
+    Raises
+    ------
+    TargetMismatch
+        On the first sample whose maps differ between the paths.
+    """
+    params = params if params is not None else TargetParams()
+
+    start = time.perf_counter()
+    build_maps(samples[0], params, FAST)
+    compile_seconds = time.perf_counter() - start
+
+    reference_times = []
+    fast_times = []
+    for sample in tqdm(samples, desc="per image", unit="image", disable=not progress):
+        prob_map, thresh_map, seconds = build_maps(sample, params, REFERENCE)
+        reference_times.append(seconds)
+        runs = [build_maps(sample, params, FAST) for _ in range(repeat)]
+        check_equal(sample, (prob_map, thresh_map), runs[0][:2])
+        fast_times.append(statistics.median(run[2] for run in runs))
+
+    batches = [samples[i:i + batch_size] for i in range(0, len(samples), batch_size)]
+    batch_times = {}
+    for path, reference in ((REFERENCE, True), (FAST, False)):
+        collate = FastDBCollateFN(params.shrink_ratio, params.thresh_min, params.thresh_max,
+                                  reference=reference, corrected_edges=params.corrected_edges)
+        times = []
+        rounds = 1 if reference else repeat
+        for batch in tqdm(batches * rounds, desc=f"{path} batches", unit="batch", disable=not progress):
+            start = time.perf_counter()
+            collate(batch)
+            # Batches shorter than batch_size are scaled to a full batch.
+            times.append((time.perf_counter() - start) * batch_size / len(batch))
+        batch_times[path] = statistics.median(times)
+
+    return BenchResult(
+        images=len(samples),
+        polygons=sum(len(sample["polygons"]) for sample in samples),
+        reference_image=statistics.median(reference_times),
+        fast_image=statistics.median(fast_times),
+        reference_batch=batch_times[REFERENCE],
+        fast_batch=batch_times[FAST],
+        batch_size=batch_size,
+        compile_seconds=compile_seconds,
+    )
+
+
+def format_result(result, size):
+    """Return the human-readable report of a benchmark run."""
+    lines = [
+        f"{result.images} images, {result.polygons} polygons, letterboxed to {size}x{size}; "
+        "fast and reference maps identical on every image.",
+        f"first fast call (compile or load from cache): {result.compile_seconds:.2f} s",
+        "",
+        f"{'':24}{'reference':>12}{'fast':>12}{'speedup':>10}",
+        f"{'per image, median ms':24}{result.reference_image * 1e3:12.2f}"
+        f"{result.fast_image * 1e3:12.2f}{result.image_speedup:9.1f}x",
+        f"{'images/s':24}{1 / result.reference_image:12.1f}{1 / result.fast_image:12.1f}",
+        f"{f'batch of {result.batch_size}, median ms':24}{result.reference_batch * 1e3:12.1f}"
+        f"{result.fast_batch * 1e3:12.1f}{result.batch_speedup:9.1f}x",
+    ]
+    return "\n".join(lines)
