@@ -28,7 +28,7 @@ def storage_use_count(tensor):
     use_count = getattr(torch._C, "_storage_Use_Count", None)
     if use_count is None:
         return None
-    # The temporary storage object made by untyped_storage() holds one more.
+    # The temporary storage object made by untyped_storage() adds one.
     return use_count(tensor.untyped_storage()._cdata) - 1
 
 
@@ -46,7 +46,7 @@ def new_batch_tensor(shape, dtype):
 
 
 class BufferPool:
-    """Hand out batch tensors, reusing those whose storage nobody else holds.
+    """Hand out batch tensors, reusing storage that no live tensor or array uses.
 
     Only used in the main process; see the module docstring.
     """
@@ -64,15 +64,17 @@ class BufferPool:
         with self._lock:
             buffers = self._buffers.setdefault(key, [])
             for buffer in buffers:
-                # One reference is the pool's own list entry.
+                # The pool's own tensor is the only user, so no batch handed
+                # out earlier is alive: every caller receives a separate view,
+                # which keeps the storage's use count up while it lives.
                 if storage_use_count(buffer) == 1:
-                    return buffer
+                    return buffer.view(shape)
             buffer = torch.empty(shape, dtype=dtype)
             if len(buffers) < MAX_BUFFERS_PER_SHAPE and storage_use_count(buffer) is not None:
                 buffers.append(buffer)
             while len(self._buffers) > MAX_SHAPES:
                 del self._buffers[next(iter(self._buffers))]
-            return buffer
+            return buffer.view(shape)
 
     def __getstate__(self):
         # Buffers stay in the process that made them.

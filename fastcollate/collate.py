@@ -34,8 +34,8 @@ class FastDBCollateFN:
         True forces the plain reference path, False the fast path; None (the
         default) follows the ``FASTCOLLATE_REFERENCE`` environment variable.
     corrected_edges : bool, default False
-        Give pixels lying exactly on an edge the distance 0 instead of the
-        classic NaN, which leaves them at the background value.
+        Clamp the classic distance formula so that a pixel exactly on an edge
+        can never get NaN; see :class:`fastcollate.targets.TargetParams`.
     inference_mode : bool, default False
         Skip the maps; the attribute can also be set after construction.
     reuse_buffers : bool, default True

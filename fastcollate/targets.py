@@ -33,9 +33,12 @@ class TargetParams:
     thresh_min, thresh_max : float
         The threshold map is scaled from [0, 1] to [thresh_min, thresh_max].
     corrected_edges : bool
-        Give pixels lying exactly on an edge the distance 0. The classic code
-        can compute NaN there, which leaves them at the background value;
-        False (the default) reproduces that.
+        Clamp the squared sine of the classic distance at 0, so that a pixel
+        lying exactly on an edge gets the distance 0 even if the cosine rounds
+        above 1. Without the clamp such a pixel would get NaN and keep its old
+        value. For integer vertices below 2**20 px the cosine never rounds
+        above 1, so the option changes no pixel there; see
+        ``docs/semantics.md``.
     """
 
     shrink_ratio: float = 0.4
