@@ -8,6 +8,7 @@ ratio.
 import numpy as np
 import pytest
 
+from fastcollate.benchmark import single_thread_opencv
 from fastcollate.synthetic import make_batch, make_page
 
 PAGE_SEED = 2024
@@ -15,6 +16,8 @@ WORDS = 150
 BASE_SIZE = 640
 
 _medians = {}
+
+single_thread_opencv()
 
 
 def scaled_page(size):

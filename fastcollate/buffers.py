@@ -17,10 +17,12 @@ from torch.utils.data import get_worker_info
 
 logger = logging.getLogger(__name__)
 
-# Sets of buffers kept per batch shape. Two cover the common loop, where the
-# previous batch is still bound to the loop variable while the next is built.
-MAX_BUFFERS_PER_SHAPE = 3
-MAX_SHAPES = 2
+# Buffers kept per tensor shape. Two cover the common loop, where the previous
+# batch is still bound to the loop variable while the next one is built.
+MAX_BUFFERS_PER_SHAPE = 2
+# Images and maps have different shapes, and the last batch of an epoch is
+# usually smaller, so four shapes cover a DataLoader with drop_last=False.
+MAX_SHAPES = 4
 
 
 def storage_use_count(tensor):
