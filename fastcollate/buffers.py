@@ -27,6 +27,9 @@ MAX_SHAPES = 4
 
 def storage_use_count(tensor):
     """Return how many tensors and arrays share ``tensor``'s storage, or None if unknown."""
+    # NOTE: a bare torch.UntypedStorage kept without any tensor is not
+    # counted, so such a storage can be reused; pass reuse_buffers=False to
+    # the collate if you keep batch storages that way.
     use_count = getattr(torch._C, "_storage_Use_Count", None)
     if use_count is None:
         return None

@@ -96,6 +96,11 @@ class FastDBCollateFN:
         if not self.inference_mode:
             path = resolve_path(self.reference)
             batch_size, _, height, width = images.shape
+            if height == 0 or width == 0:
+                raise ValueError(
+                    f"{describe_sample(0, filenames[0])}: key 'image' has shape "
+                    f"{tuple(images.shape[1:])}; the maps need a positive height and width"
+                )
             prob_maps = self.new_tensor((batch_size, 1, height, width), torch.float32)
             thresh_maps = self.new_tensor((batch_size, 1, height, width), torch.float32)
             prob_maps.numpy().fill(0.0)

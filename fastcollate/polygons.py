@@ -107,6 +107,12 @@ def prepare_polygons(polygons, sample_index=0, filename=None):
             f"{type(polygons).__name__}; expected a list of (N, 2) or (1, N, 2) arrays"
         )
 
+    if isinstance(polygons, np.ndarray) and polygons.ndim == 2:
+        raise ValueError(
+            f"{describe_sample(sample_index, filename)}: key 'polygons' is a single array of shape "
+            f"{polygons.shape}; expected a list of (N, 2) polygons, e.g. [polygon]"
+        )
+
     skipped = Counter()
     kept = []
     for polygon_index, polygon in enumerate(polygons):
@@ -118,7 +124,8 @@ def prepare_polygons(polygons, sample_index=0, filename=None):
             if not np.isfinite(vertices).all():
                 skipped[NON_FINITE] += 1
                 continue
-        if vertices.size and np.abs(vertices).max() >= MAX_COORDINATE:
+        # float64 magnitudes: float16 cannot hold the bound and int32 abs wraps.
+        if vertices.size and np.abs(vertices.astype(np.float64)).max() >= MAX_COORDINATE:
             skipped[OUT_OF_RANGE] += 1
             continue
 

@@ -2,6 +2,7 @@
 
 import logging
 import math
+import numbers
 import threading
 from dataclasses import dataclass
 
@@ -49,10 +50,9 @@ class TargetParams:
     def __post_init__(self):
         for name in ("shrink_ratio", "thresh_min", "thresh_max"):
             value = getattr(self, name)
-            try:
-                number = float(value)
-            except (TypeError, ValueError):
-                raise ValueError(f"{name} must be a real number, got {value!r}") from None
+            if isinstance(value, bool) or not isinstance(value, numbers.Real):
+                raise ValueError(f"{name} must be a real number, got {value!r}")
+            number = float(value)
             if not math.isfinite(number):
                 raise ValueError(f"{name} must be finite, got {value!r}")
             # Python floats keep the classic float32 arithmetic: a numpy
@@ -155,9 +155,12 @@ def make_db_targets(polygons, image_size, params=None, reference=None, sample_in
 def validate_image_size(image_size):
     """Return ``(height, width)`` as ints, or raise ``ValueError``."""
     try:
-        height, width = (int(v) for v in image_size)
+        height, width = image_size
     except (TypeError, ValueError):
         raise ValueError(f"image_size must be (height, width), got {image_size!r}") from None
+    if not all(isinstance(v, numbers.Integral) and not isinstance(v, bool) for v in (height, width)):
+        raise ValueError(f"image_size must be two integers, got {image_size!r}")
+    height, width = int(height), int(width)
     if height <= 0 or width <= 0:
         raise ValueError(f"image_size must be positive, got {image_size!r}")
     return height, width

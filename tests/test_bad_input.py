@@ -221,3 +221,42 @@ def test_skip_warning_once_per_reason(caplog, monkeypatch):
     assert NON_FINITE in records[1].getMessage()
     assert "sample 4 ('other.jpg')" in records[1].getMessage()
     assert skip_counts() == {ZERO_AREA: 3, NON_FINITE: 2}
+
+
+def test_float16_polygon_no_warning():
+    polygon = np.array([[10, 10], [50, 10], [50, 40], [10, 40]], dtype=np.float16)
+
+    fast = make_db_targets([polygon], (64, 80), reference=False)
+    reference = make_db_targets([polygon], (64, 80), reference=True)
+
+    assert np.array_equal(fast[0], reference[0])
+    assert np.array_equal(fast[1], reference[1])
+    assert fast[0].sum() > 0
+
+
+@pytest.mark.parametrize("reference", [True, False], ids=["reference", "fast"])
+def test_zero_height_image_rejected(reference):
+    sample = {"image": torch.zeros(3, 0, 80), "polygons": [np.array([[1, 1], [9, 1], [9, 9]])],
+              "image_filename": "empty.jpg", "inverse_matrix": None}
+
+    with pytest.raises(ValueError, match=r"sample 0 \('empty.jpg'\): key 'image' has shape \(3, 0, 80\)"):
+        FastDBCollateFN(reference=reference)([sample])
+
+
+def test_single_array_polygons_rejected():
+    polygon = np.array([[10, 10], [50, 10], [50, 40], [10, 40]])
+
+    with pytest.raises(ValueError, match=r"key 'polygons' is a single array of shape \(4, 2\)"):
+        make_db_targets(polygon, (64, 64))
+
+
+@pytest.mark.parametrize("image_size", [(64.5, 80), ("64", "80"), (True, 80), (64,)])
+def test_image_size_rejected(image_size):
+    with pytest.raises(ValueError, match="image_size"):
+        make_db_targets([], image_size)
+
+
+@pytest.mark.parametrize("name", ["shrink_ratio", "thresh_min", "thresh_max"])
+def test_string_param_rejected(name):
+    with pytest.raises(ValueError, match=f"{name} must be a real number"):
+        TargetParams(**{name: "0.4"})
