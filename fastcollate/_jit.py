@@ -1,9 +1,9 @@
 """The one place that decides how kernels are compiled.
 
-Every kernel is compiled with ``cache=True`` so that a fresh process with a
-warm cache directory (``NUMBA_CACHE_DIR`` or ``__pycache__``) pays no compile,
-with numpy's error model so that float division follows IEEE 754 as numpy
-does, and without fastmath: fastmath lets LLVM reassociate and contract
+Every kernel is compiled with ``cache=True``, so a fresh process with a warm
+cache directory (``NUMBA_CACHE_DIR`` or ``__pycache__``) pays no compile. The
+numpy error model makes float division follow IEEE 754 as numpy does. Kernels
+are compiled without fastmath, because it lets LLVM reassociate and contract
 float operations, which changes the threshold map's last bits.
 """
 

@@ -1,6 +1,5 @@
 """Time both target paths on the same samples and check that they agree."""
 
-import logging
 import statistics
 import time
 from dataclasses import dataclass
@@ -12,7 +11,6 @@ from fastcollate.collate import FastDBCollateFN
 from fastcollate.polygons import prepare_polygons
 from fastcollate.targets import FAST, REFERENCE, TargetParams, draw_targets_into
 
-logger = logging.getLogger(__name__)
 
 
 class TargetMismatch(Exception):
@@ -128,8 +126,8 @@ def run_bench(samples, params=None, batch_size=16, repeat=5, progress=True):
         prob_map, thresh_map, seconds = build_maps(sample, params, REFERENCE)
         reference_times.append(seconds)
 
-        # Fresh 640x640 maps cost about 1 ms of page faults per image here;
-        # the collate avoids them by reusing batch buffers, so the fast path
+        # Fresh 640x640 maps cost about 1 ms of page faults per image here.
+        # The collate avoids them by reusing batch buffers, so the fast path
         # is timed into arrays reused across its runs.
         maps = (np.empty_like(prob_map), np.empty_like(thresh_map))
         runs = [build_maps(sample, params, FAST, maps)[2] for _ in range(repeat)]

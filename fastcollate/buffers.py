@@ -3,19 +3,17 @@
 A fresh 16 x 3 x 640 x 640 batch is 78 MB of new pages, and on small
 virtual machines the page faults cost more than building the targets.
 In the main process (``num_workers=0``) a batch's tensors are reused once
-nothing references their storage any more; inside a DataLoader worker they
+nothing references their storage any more. Inside a DataLoader worker they
 are allocated in shared memory, as ``default_collate`` does, because the
 worker cannot know when the trainer releases them.
 """
 
-import logging
 import threading
 
 import numpy as np
 import torch
 from torch.utils.data import get_worker_info
 
-logger = logging.getLogger(__name__)
 
 # Buffers kept per tensor shape. Two cover the common loop, where the previous
 # batch is still bound to the loop variable while the next one is built.

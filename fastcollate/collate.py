@@ -1,6 +1,5 @@
 """``FastDBCollateFN``: the DataLoader collate that builds DBNet targets."""
 
-import logging
 from collections import OrderedDict
 
 import numpy as np
@@ -10,11 +9,8 @@ from fastcollate.buffers import BufferPool, new_batch_tensor
 from fastcollate.polygons import SKIP_LOG, describe_sample, prepare_polygons
 from fastcollate.targets import TargetParams, draw_targets_into, resolve_path
 
-logger = logging.getLogger(__name__)
-
-# Keys the baseline collate puts first, in this order; any other sample key
+# Sample keys the batch already carries under its own names. Any other key
 # is passed through as a list after the maps.
-LEADING_KEYS = ("images", "image_filename", "inverse_matrix")
 SAMPLE_KEYS = ("image", "image_filename", "inverse_matrix", "polygons")
 
 

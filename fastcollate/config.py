@@ -32,5 +32,5 @@ def parse_flag(variable, value):
 
 
 def reference_requested():
-    """Return True if ``FASTCOLLATE_REFERENCE`` asks for the reference path."""
+    """Return True if ``FASTCOLLATE_REFERENCE`` requests the reference path."""
     return parse_flag(REFERENCE_VARIABLE, os.environ.get(REFERENCE_VARIABLE, ""))

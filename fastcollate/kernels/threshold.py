@@ -1,9 +1,9 @@
 """Threshold-map kernel: the classic point-to-edge distance, pixel for pixel.
 
 For every pixel of a dilated polygon's box, the classic code computes a
-law-of-cosines distance to every edge of the original polygon, divides it by
-D, clips it to [0, 1] in float64, stores it as float32 and takes the minimum
-over edges, letting NaN propagate. The box then takes ``fmax(1 - min, old)``.
+law-of-cosines distance to every edge of the original polygon. It divides
+each distance by D, clips it to [0, 1] in float64, stores it as float32 and
+takes the minimum over edges, letting NaN propagate. The box then takes ``fmax(1 - min, old)``.
 
 This kernel evaluates the same expression in the same order, so every value
 it computes has the classic bits. It skips only work that cannot change the
@@ -20,7 +20,6 @@ import numpy as np
 from fastcollate._jit import jit
 
 EPS = np.finfo(np.float64).eps
-MAX_FLOAT64 = np.finfo(np.float64).max
 
 # Extra reach around each edge's D-neighbourhood. It covers float64 rounding
 # in the row-interval arithmetic and in the classic distance, whose relative
@@ -111,13 +110,14 @@ def draw_border(thresh_map, points, start, stop, dilated_points, dilated_start, 
     count = stop - start
     for i in range(count):
         j = (i + 1) % count
-        # The classic code works on the polygon shifted into the box, in
-        # int32; differences of shifted points equal those of the originals.
-        ax = np.int64(np.int32(points[start + i, 0] - xmin)) + xmin
-        ay = np.int64(np.int32(points[start + i, 1] - ymin)) + ymin
-        bx = np.int64(np.int32(points[start + j, 0] - xmin)) + xmin
-        by = np.int64(np.int32(points[start + j, 1] - ymin)) + ymin
-        square_length = square_edge_length(ax - xmin, ay - ymin, bx - xmin, by - ymin)
+        # The classic code shifts the polygon into the box first. Below the
+        # 2**20 px coordinate bound the shift cannot overflow int32, so the
+        # differences, and hence every distance, equal those of the originals.
+        ax = np.int64(points[start + i, 0])
+        ay = np.int64(points[start + i, 1])
+        bx = np.int64(points[start + j, 0])
+        by = np.int64(points[start + j, 1])
+        square_length = square_edge_length(ax, ay, bx, by)
 
         row_first = max(y0, np.int64(math.ceil(min(ay, by) - reach)))
         row_last = min(y1, np.int64(math.floor(max(ay, by) + reach)))
