@@ -1,0 +1,62 @@
+"""``fastcollate bench``: time the fast path against the reference path."""
+
+import sys
+
+from fastcollate.commands import positive_int
+
+NAME = "bench"
+
+
+def add_parser(subparsers):
+    parser = subparsers.add_parser(
+        NAME,
+        help="time the fast path against the reference path and check they agree",
+        description=(
+            "Build the prob map and threshold map of every image on both the reference "
+            "and the fast path, check that they are identical to the bit, and print the "
+            "per-image median time, images per second and the speedup. Exits with status 1, "
+            "naming the first differing file and pixel, if the paths disagree."
+        ),
+    )
+    parser.add_argument(
+        "--data", metavar="DIR", action="append",
+        help="folder of images with ICDAR 2015 / SROIE text annotations (gt_img_N.txt or "
+             "NAME.txt beside each image); image sizes are read from the image files. "
+             "Repeat for several folders. Default: the ICDAR 2015 and SROIE sample embedded "
+             "in the package",
+    )
+    parser.add_argument("--size", type=positive_int, default=640,
+                        help="side of the square letterboxed image, in pixels (default: 640)")
+    parser.add_argument("--batch", type=positive_int, default=16,
+                        help="images per collated batch (default: 16)")
+    parser.add_argument("--repeat", type=positive_int, default=5,
+                        help="fast-path runs per image and per batch; the median is reported "
+                             "(default: 5). The reference path runs once")
+    parser.add_argument("--shrink-ratio", type=float, default=0.4,
+                        help="shrink ratio r of D = area * (1 - r**2) / perimeter (default: 0.4)")
+    parser.add_argument("--no-progress", action="store_true", help="hide the progress bars")
+    return parser
+
+
+def run(args):
+    # Imported here so that `fastcollate --help` stays fast.
+    from fastcollate.benchmark import TargetMismatch, format_result, run_bench
+    from fastcollate.data import sample_dirs
+    from fastcollate.datasets import load_samples
+    from fastcollate.targets import TargetParams
+
+    folders = args.data or [str(folder) for folder in sample_dirs()]
+    samples = []
+    for folder in folders:
+        samples.extend(load_samples(folder, size=args.size))
+
+    try:
+        params = TargetParams(shrink_ratio=args.shrink_ratio)
+        result = run_bench(samples, params, batch_size=args.batch, repeat=args.repeat,
+                           progress=not args.no_progress)
+    except TargetMismatch as error:
+        print(f"fastcollate bench: the fast path differs from the reference path: {error}",
+              file=sys.stderr)
+        return 1
+    print(format_result(result, args.size))
+    return 0
