@@ -3,6 +3,7 @@
 import sys
 
 from fastcollate.commands import positive_int
+from fastcollate.commands.dataset_options import DATA_HELP, add_dataset_arguments
 
 NAME = "bench"
 
@@ -20,11 +21,10 @@ def add_parser(subparsers):
     )
     parser.add_argument(
         "--data", metavar="DIR", action="append",
-        help="folder of images with ICDAR 2015 / SROIE text annotations (gt_img_N.txt or "
-             "NAME.txt beside each image); image sizes are read from the image files. "
-             "Repeat for several folders. Default: the ICDAR 2015 and SROIE sample embedded "
-             "in the package",
+        help=DATA_HELP + ". Repeat for several folders. Default: the ICDAR 2015 and SROIE "
+             "sample embedded in the package",
     )
+    add_dataset_arguments(parser)
     parser.add_argument("--size", type=positive_int, default=640,
                         help="side of the square letterboxed image, in pixels (default: 640)")
     parser.add_argument("--batch", type=positive_int, default=16,
@@ -48,7 +48,8 @@ def run(args):
     folders = args.data or [str(folder) for folder in sample_dirs()]
     samples = []
     for folder in folders:
-        samples.extend(load_samples(folder, size=args.size))
+        samples.extend(load_samples(folder, size=args.size, format=args.format,
+                                    image_size=args.image_size, image_dir=args.image_dir))
 
     try:
         params = TargetParams(shrink_ratio=args.shrink_ratio)
