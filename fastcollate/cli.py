@@ -4,10 +4,10 @@ import argparse
 import logging
 import sys
 
-from fastcollate.commands import bench
+from fastcollate.commands import bench, render
 
 # One module per subcommand, in the order ``--help`` lists them.
-COMMANDS = (bench,)
+COMMANDS = (bench, render)
 
 
 def build_parser():
@@ -28,7 +28,7 @@ def main(argv=None):
     runners = {command.NAME: command.run for command in COMMANDS}
     try:
         return runners[args.command](args)
-    except (FileNotFoundError, ValueError) as error:
+    except (OSError, ValueError) as error:
         print(f"fastcollate {args.command}: {error}", file=sys.stderr)
         return 2
 

@@ -71,7 +71,7 @@ def _parse_line(line, path, line_number):
     if flag not in (CARE_FLAG, IGNORE_FLAG):
         raise ValueError(
             f"{location}: invalid flag {flag!r}, expected {CARE_FLAG!r} or {IGNORE_FLAG!r} "
-            f"after the 28 coordinates: {line!r}"
+            f"after the 28 coordinates in {CTW1500_LINE_FORMAT!r}: {line!r}"
         )
 
     coordinates = []

@@ -1,0 +1,72 @@
+"""``fastcollate render``: write pictures of images beside their training targets."""
+
+import logging
+
+from fastcollate.commands import positive_int
+from fastcollate.commands.dataset_options import DATA_HELP, add_dataset_arguments
+
+NAME = "render"
+
+logger = logging.getLogger(__name__)
+
+
+def add_parser(subparsers):
+    parser = subparsers.add_parser(
+        NAME,
+        help="write one PNG per image: the image beside its prob map, threshold map and masks",
+        description=(
+            "Collate every image of a dataset folder with FastDBCollateFN and write one PNG per "
+            "image to --out: the letterboxed image with its polygons (green, don't-care red), then "
+            "each map and mask the batch contains (prob_maps and thresh_maps in viridis, masks in "
+            "grayscale, all on a 0 to 1 scale), each under a caption with its value range. Each PNG "
+            "is 22 + SIZE pixels high, and panels are SIZE pixels wide and 4 pixels apart. Needs OpenCV."
+        ),
+    )
+    parser.add_argument("--data", metavar="DIR", required=True, help=DATA_HELP)
+    parser.add_argument("--out", metavar="DIR", required=True,
+                        help="folder for the PNG files, created if missing; existing files of the same "
+                             "name are overwritten")
+    add_dataset_arguments(parser)
+    parser.add_argument("--size", type=positive_int, default=640,
+                        help="side of the square letterboxed image and of each panel, in pixels "
+                             "(default: 640)")
+    parser.add_argument("--limit", type=positive_int, default=None,
+                        help="render only the first N images (default: all)")
+    parser.add_argument("--batch", type=positive_int, default=8,
+                        help="images per collated batch (default: 8)")
+    parser.add_argument("--collate-config", metavar="FILE", default=None,
+                        help="YAML file of FastDBCollateFN keyword arguments, such as configs/db_collate.yaml "
+                             "(a _target_ key is ignored; needs PyYAML). Default: the classic parameters")
+    parser.add_argument("--compare-edges", action="store_true",
+                        help="add two panels: the threshold map built with corrected_edges=True and its "
+                             "absolute difference to the default map, with the count of differing pixels")
+    parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    return parser
+
+
+def run(args):
+    # Imported here so that `fastcollate --help` stays fast.
+    from fastcollate.render import render_folder
+
+    collate_options = load_collate_options(args.collate_config) if args.collate_config else {}
+    written = render_folder(
+        args.data, args.out, size=args.size, limit=args.limit, batch_size=args.batch,
+        format=args.format, image_size=args.image_size, image_dir=args.image_dir,
+        collate_options=collate_options, compare_edges=args.compare_edges, progress=not args.no_progress,
+    )
+    print(f"wrote {len(written)} PNG files to {args.out}")
+    return 0
+
+
+def load_collate_options(path):
+    """Read FastDBCollateFN keyword arguments from a YAML file, dropping ``_target_``."""
+    try:
+        import yaml
+    except ImportError:
+        raise ValueError("--collate-config needs PyYAML: pip install pyyaml") from None
+    with open(path, encoding="utf-8") as file:
+        config = yaml.safe_load(file)
+    if not isinstance(config, dict):
+        raise ValueError(f"{path}: expected a mapping of FastDBCollateFN keyword arguments, got {type(config).__name__}")
+    config.pop("_target_", None)
+    return config
