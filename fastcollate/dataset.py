@@ -80,10 +80,14 @@ class TextDetectionDataset(torch.utils.data.Dataset):
         original_size = self.original_sizes[index]
         polygons, _, inverse_matrix = letterbox([word.polygon for word in annotated.words], original_size, self.size)
         ignore_tags = [word.ignore for word in annotated.words]
-        sample = make_sample(polygons, self.size, annotated.name, inverse_matrix, ignore_tags)
-
         if self.load_images and annotated.image_path is not None:
-            sample["image"] = load_letterboxed_image(annotated.image_path, original_size, self.size)
+            image = load_letterboxed_image(annotated.image_path, original_size, self.size)
+        else:
+            # np.zeros maps untouched zero pages, where torch.zeros writes
+            # every element (20 ms for 3 x 640 x 640 on 2 busy cores).
+            image = torch.from_numpy(np.zeros((3, self.size, self.size), dtype=np.float32))
+        sample = make_sample(polygons, self.size, annotated.name, inverse_matrix, ignore_tags, image)
+
         if self.transform is not None:
             sample = self.transform(sample)
         return sample
@@ -122,9 +126,12 @@ def load_letterboxed_image(path, expected_size, size):
     interpolation = cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR
     resized = cv2.resize(pixels, (scaled_width, scaled_height), interpolation=interpolation)
 
-    canvas = np.zeros((size, size, 3), dtype=np.uint8)
-    canvas[:scaled_height, :scaled_width] = resized[:, :, ::-1]  # BGR to RGB
-    return torch.from_numpy(canvas).permute(2, 0, 1).contiguous().to(torch.float32).div_(255.0)
+    # numpy rather than torch ops: on 2 busy cores torch's intra-op threads
+    # made this conversion 40 times slower (70 ms against 2 ms).
+    image = np.zeros((3, size, size), dtype=np.float32)
+    np.copyto(image[:, :scaled_height, :scaled_width], resized[:, :, ::-1].transpose(2, 0, 1), casting="unsafe")
+    image /= np.float32(255.0)
+    return torch.from_numpy(image)
 
 
 def _check_image_size(image_size):

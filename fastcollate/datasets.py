@@ -134,7 +134,7 @@ def letterbox(polygons, image_size, size=640):
     return polygons_scaled, (size, size), inverse_matrix
 
 
-def make_sample(polygons, size, image_filename, inverse_matrix, ignore_tags):
+def make_sample(polygons, size, image_filename, inverse_matrix, ignore_tags, image=None):
     """Build one sample dict in the format the collate function consumes.
 
     Parameters
@@ -149,12 +149,14 @@ def make_sample(polygons, size, image_filename, inverse_matrix, ignore_tags):
         Map from output pixels back to the original image.
     ignore_tags : sequence of bool
         One flag per polygon, True for a don't-care region.
+    image : torch.Tensor, optional
+        The (C, size, size) image. By default a zero placeholder.
 
     Returns
     -------
     dict
-        ``image``: placeholder ``torch.zeros((3, size, size))``, float32,
-        because only its shape matters for target generation.
+        ``image``: ``image``, or the placeholder ``torch.zeros((3, size, size))``,
+        float32, because only its shape matters for target generation.
         ``polygons``: list of float32 (1, N, 2) arrays, the baseline's layout.
         ``image_filename``: str. ``inverse_matrix``: float64 (3, 3).
         ``ignore_tags``: list of bool.
@@ -168,7 +170,7 @@ def make_sample(polygons, size, image_filename, inverse_matrix, ignore_tags):
         raise ValueError(f"got {len(ignore_tags)} ignore_tags for {len(polygons)} polygons, expected one per polygon")
 
     return {
-        "image": torch.zeros((3, size, size), dtype=torch.float32),
+        "image": image if image is not None else torch.zeros((3, size, size), dtype=torch.float32),
         "polygons": [np.asarray(polygon, dtype=np.float32).reshape(1, -1, 2) for polygon in polygons],
         "image_filename": image_filename,
         "inverse_matrix": np.asarray(inverse_matrix, dtype=np.float64),
