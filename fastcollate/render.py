@@ -23,8 +23,8 @@ def map_keys(batch):
     """Return the batch keys to draw as maps, in batch order.
 
     A key is drawn if its name contains ``map`` or ``mask`` and its value is
-    a tensor of shape (B, 1, H, W) or (B, H, W), so that mask maps added by
-    other collate options are drawn without changes here.
+    a tensor of shape (B, 1, H, W) or (B, H, W). Mask maps that collate
+    options add are therefore drawn without changes here.
     """
     keys = []
     for key, value in batch.items():
@@ -137,10 +137,10 @@ def with_caption(picture, caption):
 def edge_comparison_panels(default_batch, corrected_batch, index):
     """Return panels comparing the threshold map without and with ``corrected_edges``.
 
-    The panels are the map built with ``corrected_edges=True`` and the
-    absolute difference to the default map, stretched so that the largest
-    difference is white; the difference caption gives the count of pixels
-    that differ.
+    The first panel is the map built with ``corrected_edges=True``. The
+    second is the absolute difference to the default map, stretched so that
+    the largest difference is white, and its caption gives the count of
+    pixels that differ.
     """
     default_map = default_batch["thresh_maps"][index, 0].numpy()
     corrected_map = corrected_batch["thresh_maps"][index, 0].numpy()
@@ -187,7 +187,7 @@ def render_folder(data, out, size=640, *, limit=None, batch_size=8, format=None,
     Raises
     ------
     ValueError
-        If ``collate_options`` holds an argument `FastDBCollateFN` does not take.
+        If ``collate_options`` contains an argument `FastDBCollateFN` does not take.
     OSError
         If a PNG cannot be written.
     """

@@ -42,7 +42,8 @@ def test_image_is_letterboxed_rgb():
     # 1280x720 scales to 320x180 and is padded below.
     assert image.shape == (3, 320, 320)
     assert image.dtype == torch.float32
-    assert 0.0 <= float(image.min()) and float(image.max()) <= 1.0
+    assert float(image.min()) >= 0.0
+    assert float(image.max()) <= 1.0
     assert image[:, :180].any()
     assert not image[:, 180:].any()
 

@@ -216,3 +216,13 @@ def test_detect_format_empty_folder(tmp_path):
     with pytest.raises(FileNotFoundError, match="no annotation files") as info:
         detect_format(tmp_path)
     assert str(tmp_path) in str(info.value)
+
+
+def test_detect_empty_files_as_icdar(tmp_path):
+    write(tmp_path, "gt_img_3.txt", "")
+    (tmp_path / "img_3.jpg").write_bytes(b"")
+
+    assert detect_format(tmp_path) == "icdar2015"
+    [image] = read_dataset(tmp_path)
+    assert image.words == []
+    assert image.image_path == tmp_path / "img_3.jpg"

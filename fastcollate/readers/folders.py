@@ -27,10 +27,10 @@ def read_dataset(path, format=None, image_dir=None):
     ----------
     path : str or os.PathLike
         A folder, or one annotation file. In a folder, the annotation files
-        are: every ``*.txt`` (ICDAR 2015, SROIE, CTW1500, one file per image),
-        the ``*.txt`` files in JSON Lines (WildReceipt; ``class_list.txt`` is
-        not one), or the ``*.json`` files with a top-level ``images`` key
-        (receipt JSON).
+        depend on the format. ICDAR 2015, SROIE and CTW1500 read every
+        ``*.txt``, one file per image. WildReceipt reads the ``*.txt`` files
+        in JSON Lines, which leaves out ``class_list.txt``. Receipt JSON reads
+        the ``*.json`` files with a top-level ``images`` key.
     format : str, optional
         One of `FORMATS`. By default it is detected with `detect_format`.
     image_dir : str or os.PathLike, optional
@@ -84,31 +84,39 @@ def detect_format(path):
     """Detect the annotation format of a dataset folder or file.
 
     A ``*.json`` file with a top-level ``images`` key is receipt JSON. Else
-    the first non-blank line of each ``*.txt`` file decides: a JSON object
-    with ``file_name`` and ``annotations`` is WildReceipt, 28 numbers and
-    ``CARE`` or ``###`` is CTW1500, and anything else is ICDAR 2015 (which
-    covers SROIE), whose reader reports a malformed line.
+    the first non-blank lines of the ``*.txt`` files decide. A JSON object
+    with ``file_name`` and ``annotations`` in any of them is WildReceipt.
+    Otherwise the first of them decides: 28 numbers and ``CARE`` or ``###``
+    is CTW1500, and anything else is ICDAR 2015 (which covers SROIE), whose
+    reader reports a malformed line.
 
     Raises
     ------
     FileNotFoundError
-        If no annotation file, or only empty ones, is found.
+        If no ``*.txt`` or receipt JSON file is found.
     """
     path = Path(path)
-    json_files = [path] if path.suffix.lower() == ".json" else sorted(path.glob("*.json")) if path.is_dir() else []
+    if path.is_dir():
+        json_files = sorted(path.glob("*.json"))
+    else:
+        json_files = [path] if path.suffix.lower() == ".json" else []
     if any(is_receipt_json(file) for file in json_files):
         return RECEIPT_JSON
 
     text_files = [path] if path.is_file() else sorted(path.glob("*.txt"))
-    first_lines = [line for line in (_first_line(file) for file in text_files) if line is not None]
-    if any(is_wildreceipt_line(line) for line in first_lines):
-        return WILDRECEIPT
-    if not first_lines:
+    if not text_files:
         raise FileNotFoundError(
             f"no annotation files found in {path}: expected *.txt files (ICDAR 2015, SROIE, CTW1500, "
             "WildReceipt) or a *.json file with an 'images' key (receipt JSON)"
         )
-    return CTW1500 if is_ctw1500_line(first_lines[0]) else ICDAR2015
+
+    first_lines = [line for line in (_first_line(file) for file in text_files) if line is not None]
+    if any(is_wildreceipt_line(line) for line in first_lines):
+        return WILDRECEIPT
+    # Empty files are ICDAR 2015 annotations of images without text.
+    if first_lines and is_ctw1500_line(first_lines[0]):
+        return CTW1500
+    return ICDAR2015
 
 
 def pair_images(annotation_paths, image_dir):
