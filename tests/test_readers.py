@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 from conftest import SHARED_DATA, require_shared_data, shared_data_params
 
+from fastcollate.cli import main
 from fastcollate.readers import (
     FORMATS,
     detect_format,
@@ -226,3 +227,18 @@ def test_detect_empty_files_as_icdar(tmp_path):
     [image] = read_dataset(tmp_path)
     assert image.words == []
     assert image.image_path == tmp_path / "img_3.jpg"
+
+
+@pytest.mark.parametrize(
+    ("folder", "options"),
+    [("ctw1500", ["--image-size", "500x368"]), ("wildreceipt", []),
+     ("icdar2015/test", ["--image-size", "1280x720"])],
+)
+def test_bench_runs_on_real_folder(folder, options, capsys):
+    require_shared_data()
+    # bench exits with status 1 if the fast and reference maps differ.
+    status = main(["bench", "--data", str(SHARED_DATA / folder), *options, "--size", "160",
+                   "--repeat", "1", "--no-progress"])
+
+    assert status == 0
+    assert "identical on every image" in capsys.readouterr().out

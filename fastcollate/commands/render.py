@@ -1,13 +1,9 @@
 """``fastcollate render``: write pictures of images beside their training targets."""
 
-import logging
-
 from fastcollate.commands import positive_int
 from fastcollate.commands.dataset_options import DATA_HELP, add_dataset_arguments
 
 NAME = "render"
-
-logger = logging.getLogger(__name__)
 
 
 def add_parser(subparsers):
@@ -30,8 +26,9 @@ def add_parser(subparsers):
     parser.add_argument("--size", type=positive_int, default=640,
                         help="side of the square letterboxed image and of each panel, in pixels "
                              "(default: 640)")
-    parser.add_argument("--limit", type=positive_int, default=None,
-                        help="render only the first N images (default: all)")
+    parser.add_argument("--limit", metavar="N", type=positive_int, default=None,
+                        help="render only the first N images in dataset order, which is sorted by "
+                             "file name for one annotation file per image (default: all)")
     parser.add_argument("--batch", type=positive_int, default=8,
                         help="images per collated batch (default: 8)")
     parser.add_argument("--collate-config", metavar="FILE", default=None,
