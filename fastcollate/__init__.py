@@ -5,6 +5,7 @@
 ...                                      collate_fn=FastDBCollateFN())  # doctest: +SKIP
 """
 
+from fastcollate.cache import TargetCache
 from fastcollate.collate import FastDBCollateFN
 from fastcollate.polygons import SKIP_REASONS, skip_counts
 from fastcollate.targets import TargetParams, make_db_targets
@@ -14,6 +15,7 @@ __version__ = "0.1.0"
 __all__ = [
     "FastDBCollateFN",
     "SKIP_REASONS",
+    "TargetCache",
     "TargetParams",
     "make_db_targets",
     "skip_counts",

@@ -6,6 +6,7 @@ import numpy as np
 import torch
 
 from fastcollate.buffers import BufferPool, new_batch_tensor
+from fastcollate.cache import TargetCache
 from fastcollate.polygons import SKIP_LOG, describe_sample, prepare_polygons
 from fastcollate.targets import TargetParams, draw_targets_into, resolve_path
 
@@ -38,6 +39,10 @@ class FastDBCollateFN:
         In the main process, reuse a batch's tensors once nothing references
         their storage any more, which saves the page faults of new memory.
         Inside DataLoader workers, batches are always new shared memory.
+    cache : TargetCache or dict, optional
+        Memoize each image's maps, for fixed transforms such as validation;
+        a dict holds :class:`fastcollate.TargetCache` keyword arguments, as a
+        YAML preset gives them. None (the default) builds every map afresh.
 
     Notes
     -----
@@ -50,8 +55,9 @@ class FastDBCollateFN:
     """
 
     def __init__(self, shrink_ratio=0.4, thresh_min=0.3, thresh_max=0.7, *, reference=None,
-                 corrected_edges=False, inference_mode=False, reuse_buffers=True):
+                 corrected_edges=False, inference_mode=False, reuse_buffers=True, cache=None):
         self.params = TargetParams(shrink_ratio, thresh_min, thresh_max, corrected_edges)
+        self.cache = TargetCache.from_config(cache)
         self.reference = reference
         self.inference_mode = inference_mode
         self.buffers = BufferPool() if reuse_buffers else None
@@ -110,7 +116,8 @@ class FastDBCollateFN:
                         "to collate images only)"
                     )
                 prepared = prepare_polygons(sample["polygons"], index, filenames[index])
-                skipped = draw_targets_into(
+                draw = draw_targets_into if self.cache is None else self.cache.draw_into
+                skipped = draw(
                     prepared, prob_maps[index, 0].numpy(), thresh_maps[index, 0].numpy(),
                     self.params, path,
                 )

@@ -1,0 +1,283 @@
+"""Cache entries as files in a directory shared by processes, runs and ranks.
+
+Layout: ``<root>/<key[:2]>/<key>.fct``. Each file is a fixed header followed
+by the entry (the payload):
+
+==========  =====  ==================================================
+Field       Bytes  Content
+==========  =====  ==================================================
+magic       8      ``b"FCTARGET"``
+format      2      ``SPILL_FORMAT_VERSION``, little-endian
+codec       4      the codec's ``CODEC_VERSION``
+key         20     the entry's key, as raw digest bytes
+checksum    16     blake2b digest (16 bytes) of the payload
+length      8      payload bytes
+==========  =====  ==================================================
+
+A writer writes a uniquely named temporary file ``.<key>.<random>.tmp`` in
+the entry's folder, then renames it over the entry with ``os.replace``.
+Rename within one directory is atomic on POSIX filesystems and on NFS, so
+readers see a whole old file or a whole new file and concurrent writers of
+one key each install a complete entry. Files are not fsynced: an entry torn
+by a power loss fails its checksum and is read as a miss.
+
+Every file that fails a check (truncated, corrupted, foreign or of another
+version) is read as a miss and logged once per path at WARNING. The caller
+then recomputes the entry and writes it again, which replaces the file.
+"""
+
+import hashlib
+import logging
+import os
+import struct
+import threading
+import time
+import uuid
+from pathlib import Path
+
+from fastcollate.cache.codec import CODEC_VERSION
+from fastcollate.cache.key import DIGEST_SIZE, KEY_LENGTH
+from fastcollate.stats import SharedCounters
+
+logger = logging.getLogger(__name__)
+
+MAGIC = b"FCTARGET"
+SPILL_FORMAT_VERSION = 1
+EXTENSION = ".fct"
+TEMPORARY_SUFFIX = ".tmp"
+CHECKSUM_SIZE = 16
+HEADER = struct.Struct(f"<8sHI{DIGEST_SIZE}s{CHECKSUM_SIZE}sQ")
+
+# A live writer renames its temporary file within milliseconds, so one
+# older than this was left by a killed writer and eviction removes it.
+TEMPORARY_MAX_AGE_S = 600.0
+# Eviction deletes the oldest entries until the directory is this fraction
+# of its cap, so that the next scan is many writes away.
+EVICTION_TARGET = 0.9
+
+COUNTER_NAMES = (
+    "disk_writes", "disk_bytes_written", "disk_write_errors", "disk_invalid_entries",
+    "disk_evicted_entries",
+)
+
+
+class SpillDirectory:
+    """Cache entries stored as files under ``root``; see the module docstring.
+
+    Parameters
+    ----------
+    root : str or os.PathLike
+        The directory. Created if missing, unless ``read_only``.
+    max_bytes : int or None
+        Cap on the bytes of all entry files. Passing it deletes the oldest
+        entries by modification time. None sets no cap.
+    read_only : bool
+        Only read: never create, write, evict or delete a file, for example
+        on a precomputed set that other jobs share.
+
+    Notes
+    -----
+    The bytes in the directory are tracked as an estimate shared by the
+    processes that inherit this object, such as DataLoader workers, and
+    the directory is scanned only when the estimate passes the cap.
+    Processes that do not share it, such as other ranks, keep estimates
+    of their own, so together they can overshoot the cap by up to 10% per
+    process between scans.
+    """
+
+    def __init__(self, root, max_bytes=None, read_only=False):
+        self.root = Path(root)
+        self.max_bytes = None if max_bytes is None else int(max_bytes)
+        self.read_only = bool(read_only)
+        if self.max_bytes is not None and self.max_bytes < 0:
+            raise ValueError(f"spill max_bytes must be >= 0 or None, got {max_bytes!r}")
+
+        if self.read_only:
+            if not self.root.is_dir():
+                raise FileNotFoundError(
+                    f"read-only spill directory not found: {self.root}; "
+                    "precompute it with `fastcollate precompute --cache-dir DIR` or set read_only=False"
+                )
+        else:
+            self.root.mkdir(parents=True, exist_ok=True)
+
+        self.counters = SharedCounters(COUNTER_NAMES)
+        # Directory size state shared with the workers, kept apart from the
+        # statistics so that resetting those keeps it.
+        self.size_estimate = SharedCounters(("bytes", "scans"))
+        self._init_local_state()
+
+    def _init_local_state(self):
+        self._lock = threading.Lock()
+        self._warned_paths = set()
+
+    def path(self, key):
+        """Return the file of ``key``."""
+        return self.root / key[:2] / f"{key}{EXTENSION}"
+
+    def read(self, key):
+        """Return the verified entry of ``key``, or None if absent or invalid."""
+        path = self.path(key)
+        try:
+            data = path.read_bytes()
+        except FileNotFoundError:
+            return None
+        except OSError as error:
+            self._warn_invalid(path, f"cannot be read ({error})")
+            return None
+
+        problem = check_entry_file(data, key)
+        if problem is not None:
+            self._warn_invalid(path, problem)
+            return None
+        return data[HEADER.size:]
+
+    def contains(self, key):
+        """Return True if ``key`` has a valid entry; an invalid file is logged."""
+        return self.read(key) is not None
+
+    def write(self, key, entry):
+        """Install ``entry`` as the file of ``key``; return True on success.
+
+        Does nothing in read-only mode. An ``OSError``, such as a full disk,
+        is logged and counted, never raised, because the entry can always be
+        recomputed.
+        """
+        if self.read_only:
+            return False
+
+        path = self.path(key)
+        temporary = path.with_name(f".{key}.{uuid.uuid4().hex}{TEMPORARY_SUFFIX}")
+        try:
+            path.parent.mkdir(exist_ok=True)
+            with open(temporary, "xb") as file:
+                file.write(pack_entry_file(key, entry))
+            os.replace(temporary, path)
+        except OSError as error:
+            self.counters.add(disk_write_errors=1)
+            self._remove_quietly(temporary)
+            self._warn_once(path, "Cannot write cache entry %s: %s. The target cache goes on "
+                            "without it; check the disk space and permissions of %s.",
+                            path, error, self.root)
+            return False
+
+        size = HEADER.size + len(entry)
+        self.counters.add(disk_writes=1, disk_bytes_written=size)
+        self.size_estimate.add(bytes=size)
+        if self.max_bytes is not None:
+            estimate = self.size_estimate.snapshot()
+            if not estimate["scans"] or estimate["bytes"] > self.max_bytes:
+                self.enforce_cap()
+        return True
+
+    def enforce_cap(self):
+        """Scan the directory, delete the oldest entries if it is over the cap; return its bytes.
+
+        Also deletes temporary files older than ``TEMPORARY_MAX_AGE_S``.
+        Files that vanish during the scan were deleted by another process
+        and are skipped.
+        """
+        if self.read_only:
+            raise PermissionError(f"spill directory {self.root} is read-only; it is never evicted")
+
+        with self._lock:
+            entries, total = self._scan()
+            evicted = 0
+            if self.max_bytes is not None and total > self.max_bytes:
+                target = self.max_bytes * EVICTION_TARGET
+                entries.sort()
+                for _, size, path in entries:
+                    if total <= target:
+                        break
+                    if self._remove_quietly(path):
+                        evicted += 1
+                    total -= size
+                logger.info("Evicted %d cache entries from %s to keep it under %d bytes.",
+                            evicted, self.root, self.max_bytes)
+
+            self.counters.add(disk_evicted_entries=evicted)
+            estimate = self.size_estimate.snapshot()["bytes"]
+            self.size_estimate.add(bytes=total - estimate, scans=1)
+        return total
+
+    def _scan(self):
+        """Return ``([(mtime, size, path), ...], total bytes)`` of the entry files."""
+        entries = []
+        total = 0
+        now = time.time()
+        for folder in os.scandir(self.root):
+            if len(folder.name) != 2 or not folder.is_dir(follow_symlinks=False):
+                continue
+            for item in os.scandir(folder.path):
+                try:
+                    status = item.stat(follow_symlinks=False)
+                except FileNotFoundError:
+                    continue
+                if item.name.endswith(TEMPORARY_SUFFIX):
+                    if now - status.st_mtime > TEMPORARY_MAX_AGE_S:
+                        self._remove_quietly(Path(item.path))
+                    continue
+                if item.name.endswith(EXTENSION):
+                    entries.append((status.st_mtime, status.st_size, Path(item.path)))
+                    total += status.st_size
+        return entries, total
+
+    def _remove_quietly(self, path):
+        try:
+            os.unlink(path)
+        except FileNotFoundError:
+            return False
+        except OSError as error:
+            self._warn_once(path, "Cannot delete %s: %s", path, error)
+            return False
+        return True
+
+    def _warn_invalid(self, path, problem):
+        self.counters.add(disk_invalid_entries=1)
+        action = "left as is (read-only)" if self.read_only else "recomputed and rewritten"
+        self._warn_once(path, "Cache entry %s %s; read as a miss and %s.", path, problem, action)
+
+    def _warn_once(self, path, message, *args):
+        with self._lock:
+            first_time = path not in self._warned_paths
+            self._warned_paths.add(path)
+        if first_time:
+            logger.warning(message, *args)
+
+    def __getstate__(self):
+        state = dict(self.__dict__)
+        del state["_lock"], state["_warned_paths"]
+        return state
+
+    def __setstate__(self, state):
+        self.__dict__.update(state)
+        self._init_local_state()
+
+
+def pack_entry_file(key, entry):
+    """Return the file contents for ``entry``: header then payload."""
+    checksum = hashlib.blake2b(entry, digest_size=CHECKSUM_SIZE).digest()
+    header = HEADER.pack(MAGIC, SPILL_FORMAT_VERSION, CODEC_VERSION, bytes.fromhex(key),
+                         checksum, len(entry))
+    return header + entry
+
+
+def check_entry_file(data, key):
+    """Return what is wrong with an entry file's contents, or None if it is valid."""
+    if len(data) < HEADER.size:
+        return f"is truncated ({len(data)} bytes, shorter than the {HEADER.size}-byte header)"
+
+    magic, version, codec, stored_key, checksum, length = HEADER.unpack_from(data, 0)
+    if magic != MAGIC:
+        return f"is not a fastcollate cache entry (magic {magic!r})"
+    if version != SPILL_FORMAT_VERSION:
+        return f"has file format version {version}, expected {SPILL_FORMAT_VERSION}"
+    if codec != CODEC_VERSION:
+        return f"has codec version {codec}, expected {CODEC_VERSION}"
+    if len(key) != KEY_LENGTH or stored_key != bytes.fromhex(key):
+        return f"holds key {stored_key.hex()}, expected {key}"
+    if length != len(data) - HEADER.size:
+        return f"has a {len(data) - HEADER.size}-byte payload, expected {length} bytes (truncated?)"
+    if hashlib.blake2b(memoryview(data)[HEADER.size:], digest_size=CHECKSUM_SIZE).digest() != checksum:
+        return "fails its checksum (corrupted)"
+    return None
