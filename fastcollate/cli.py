@@ -4,10 +4,10 @@ import argparse
 import logging
 import sys
 
-from fastcollate.commands import bench, render
+from fastcollate.commands import bench, precompute, render
 
 # One module per subcommand, in the order ``--help`` lists them.
-COMMANDS = (bench, render)
+COMMANDS = (bench, precompute, render)
 
 
 def build_parser():
