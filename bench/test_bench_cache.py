@@ -1,0 +1,147 @@
+"""Target cache: hit against computing, entry size, and the cost of a cache that never hits.
+
+Run with ``pytest bench/test_bench_cache.py --benchmark-only``. Each group
+times the cached and the uncached case in the same run, and the last test
+prints their ratios.
+"""
+
+import numpy as np
+import pytest
+
+from fastcollate import FastDBCollateFN, TargetCache, TargetParams
+from fastcollate.cache.codec import draw_and_encode
+from fastcollate.data import sample_dirs
+from fastcollate.datasets import load_samples
+from fastcollate.polygons import prepare_polygons
+from fastcollate.synthetic import make_batch, make_page
+from fastcollate.targets import FAST, draw_targets_into
+
+from conftest import BASE_SIZE, PAGE_SEED, WORDS, scaled_page
+
+_medians = {}
+_entry_sizes = {}
+
+def draw_fresh(prepared, prob_map, thresh_map):
+    prob_map.fill(0.0)
+    thresh_map.fill(0.0)
+    return draw_targets_into(prepared, prob_map, thresh_map, TargetParams(), FAST)
+
+def draw_cached(cache, prepared, prob_map, thresh_map):
+    prob_map.fill(0.0)
+    thresh_map.fill(0.0)
+    return cache.draw_into(prepared, prob_map, thresh_map, TargetParams(), FAST)
+
+@pytest.mark.parametrize("case", ["compute", "memory_hit", "disk_hit"])
+def test_hit_against_compute(benchmark, tmp_path, case):
+    benchmark.group = f"one image {BASE_SIZE}x{BASE_SIZE}, {WORDS} words"
+    prepared = prepare_polygons(scaled_page(BASE_SIZE))
+    prob_map = np.zeros((BASE_SIZE, BASE_SIZE), dtype=np.float32)
+    thresh_map = np.zeros((BASE_SIZE, BASE_SIZE), dtype=np.float32)
+    expected = [array.copy() for array in (prob_map, thresh_map)]
+    draw_fresh(prepared, *expected)
+
+    if case == "compute":
+        function, args = draw_fresh, (prepared, prob_map, thresh_map)
+    else:
+        # A memory budget of 0 sends every lookup to the spill directory.
+        max_bytes = 0 if case == "disk_hit" else 2**30
+        cache = TargetCache(max_bytes=max_bytes, spill_dir=tmp_path if case == "disk_hit" else None)
+        draw_cached(cache, prepared, prob_map, thresh_map)
+        function, args = draw_cached, (cache, prepared, prob_map, thresh_map)
+    function(*args)
+
+    benchmark.pedantic(function, args=args, rounds=30, iterations=1)
+
+    assert np.array_equal(prob_map, expected[0])
+    assert np.array_equal(thresh_map, expected[1])
+    _medians[(benchmark.group, case)] = benchmark.stats.stats
+
+def entry_size(sample_polygons, size):
+    prob_map = np.zeros((size, size), dtype=np.float32)
+    thresh_map = np.zeros((size, size), dtype=np.float32)
+    _, entry = draw_and_encode(prepare_polygons(sample_polygons), prob_map, thresh_map,
+                               TargetParams(), FAST)
+    return len(entry)
+
+def test_entry_size(benchmark):
+    """Bytes of 1000 entries at 640, estimated from real and synthetic pages."""
+    benchmark.group = "entry size"
+    real_pages = [sample["polygons"] for folder in sample_dirs() for sample in load_samples(folder, 640)]
+    rng = np.random.default_rng(PAGE_SEED)
+    synthetic_pages = [make_page(rng, BASE_SIZE, WORDS) for _ in range(10)]
+
+    def measure():
+        _entry_sizes["real"] = [entry_size(page, BASE_SIZE) for page in real_pages]
+        _entry_sizes["synthetic"] = [entry_size(page, BASE_SIZE) for page in synthetic_pages]
+
+    benchmark.pedantic(measure, rounds=1, iterations=1)
+    for name, sizes in _entry_sizes.items():
+        benchmark.extra_info[f"{name}_mean_entry_bytes"] = float(np.mean(sizes))
+        benchmark.extra_info[f"{name}_1000_entries_mb"] = float(np.mean(sizes)) * 1000 / 1e6
+
+def shifted_batches(count):
+    """Batches of 16 at 640 whose polygons move by one pixel per batch, so every key is new."""
+    base = make_batch(PAGE_SEED, BASE_SIZE, WORDS, 16)
+    batches = []
+    for shift in range(1, count + 1):
+        batch = []
+        for sample in base:
+            moved = dict(sample)
+            moved["polygons"] = [polygon + np.float32(shift) for polygon in sample["polygons"]]
+            batch.append(moved)
+        batches.append(batch)
+    return batches
+
+@pytest.mark.parametrize("case", ["no_cache", "memory_cache", "spill_cache"])
+def test_collate_random_augmentation(benchmark, tmp_path, case):
+    benchmark.group = "collate 16 at 640, every key new"
+    rounds = 12
+    batches = iter(shifted_batches(rounds + 1))
+    cache = None
+    if case == "memory_cache":
+        cache = TargetCache()
+    elif case == "spill_cache":
+        cache = TargetCache(spill_dir=tmp_path)
+    collate = FastDBCollateFN(cache=cache)
+    collate(next(batches))
+
+    benchmark.pedantic(collate, setup=lambda: ((next(batches),), {}), rounds=rounds, iterations=1)
+
+    if cache is not None:
+        assert cache.stats()["hits"] == 0
+    _medians[(benchmark.group, case)] = benchmark.stats.stats
+
+def test_zz_report(benchmark, capsys):
+    """Print the same-run ratios of the tests above (runs last by name)."""
+    # Using the fixture keeps this test in `--benchmark-only` runs.
+    benchmark.group = "report"
+    benchmark.pedantic(lambda: None, rounds=1, iterations=1)
+    lines = []
+    image_group = f"one image {BASE_SIZE}x{BASE_SIZE}, {WORDS} words"
+    compute = _medians.get((image_group, "compute"))
+    for case in ("memory_hit", "disk_hit"):
+        hit = _medians.get((image_group, case))
+        if compute and hit:
+            lines.append(f"{case:12} median {hit.median * 1e3:7.2f} ms against compute "
+                         f"{compute.median * 1e3:7.2f} ms: {compute.median / hit.median:5.1f}x faster; "
+                         f"min {hit.min * 1e3:.2f} against {compute.min * 1e3:.2f} ms: "
+                         f"{compute.min / hit.min:.1f}x")
+
+    collate_group = "collate 16 at 640, every key new"
+    plain = _medians.get((collate_group, "no_cache"))
+    for case in ("memory_cache", "spill_cache"):
+        cached = _medians.get((collate_group, case))
+        if plain and cached:
+            lines.append(f"{case:12} median {cached.median * 1e3:7.1f} ms against no cache "
+                         f"{plain.median * 1e3:7.1f} ms: {100 * (cached.median / plain.median - 1):+5.1f}% "
+                         f"overhead; min {100 * (cached.min / plain.min - 1):+.1f}%")
+
+    for name, sizes in _entry_sizes.items():
+        lines.append(f"{name} pages: mean entry {np.mean(sizes) / 1e3:7.1f} kB, "
+                     f"1000 entries {np.mean(sizes) * 1000 / 1e6:7.1f} MB "
+                     f"(min {min(sizes) / 1e3:.1f} kB, max {max(sizes) / 1e3:.1f} kB, {len(sizes)} pages)")
+
+    with capsys.disabled():
+        print("\ntarget cache, same run (medians):")
+        for line in lines:
+            print("  " + line)
