@@ -236,7 +236,12 @@ def test_zz_report(benchmark, capsys):
                      f"(min {min(sizes) / 1e3:.1f} kB, max {max(sizes) / 1e3:.1f} kB, {len(sizes)} pages)")
 
     for (group, name), median in sorted(_interleaved.items()):
-        baseline_name = "compute" if "image" in group else "draw" if "breakdown" in group else "no_cache"
+        if "breakdown" in group:
+            baseline_name = "draw"
+        elif "image" in group:
+            baseline_name = "compute"
+        else:
+            baseline_name = "no_cache"
         baseline = _interleaved.get((group, baseline_name))
         if name != baseline_name and baseline:
             lines.append(f"interleaved {name:12} median {median * 1e3:7.2f} ms against {baseline_name} "

@@ -41,8 +41,8 @@ class FastDBCollateFN:
         Inside DataLoader workers, batches are always new shared memory.
     cache : TargetCache or dict, optional
         Memoize each image's maps, for fixed transforms such as validation;
-        a dict holds :class:`fastcollate.TargetCache` keyword arguments, as a
-        YAML preset gives them. None (the default) builds every map afresh.
+        a dict contains :class:`fastcollate.TargetCache` keyword arguments, as
+        a YAML preset gives them. None (the default) builds every map afresh.
 
     Notes
     -----

@@ -181,7 +181,7 @@ def test_stats_and_summary(caplog):
         ({"max_bytes": 1.5e9}, "max_bytes"),
         ({"max_bytes": True}, "max_bytes"),
         ({"spill_max_bytes": "10GB"}, "spill_max_bytes"),
-        ({"read_only": True}, "needs a spill_dir"),
+        ({"read_only": True}, "requires spill_dir"),
     ],
 )
 def test_invalid_arguments(kwargs, match):

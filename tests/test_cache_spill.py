@@ -289,3 +289,22 @@ def test_concurrent_writers_same_keys(tmp_path):
     assert list(tmp_path.rglob("*.tmp")) == []
     assert shared_spill.counters.snapshot()["disk_writes"] == 3 * 5 * len(keys)
     assert shared_spill.counters.snapshot()["disk_invalid_entries"] == 0
+
+
+def test_failed_write_logged_not_raised(tmp_path, prepared, caplog):
+    expected = fresh_maps(prepared)
+    cache = TargetCache(spill_dir=tmp_path)
+    key_folder = cache.spill.path("0" * 40).parent
+    # A file where every entry folder would go makes each write fail.
+    for prefix in (f"{number:02x}" for number in range(256)):
+        (tmp_path / prefix).write_bytes(b"")
+    assert key_folder.is_file()
+
+    with caplog.at_level(logging.WARNING, logger="fastcollate.cache.spill"):
+        prob_map, thresh_map, skipped = draw_cached(cache, prepared)
+
+    assert np.array_equal(prob_map, expected[0])
+    assert np.array_equal(thresh_map, expected[1])
+    assert skipped == expected[2]
+    assert cache.stats()["disk_write_errors"] == 1
+    assert "Failed to write cache entry" in caplog.text

@@ -49,8 +49,8 @@ TEMPORARY_SUFFIX = ".tmp"
 # the key in the header already identifies the entry.
 HEADER = struct.Struct(f"<8sHI{DIGEST_SIZE}sIQ")
 
-# A live writer renames its temporary file within milliseconds, so one
-# older than this was left by a killed writer and eviction removes it.
+# A live writer renames its temporary file after one write of at most a
+# few MB, so one older than this was left by a killed writer.
 TEMPORARY_MAX_AGE_S = 600.0
 # Eviction deletes the oldest entries until the directory is this fraction
 # of its cap, so that the next scan is many writes away.
@@ -70,8 +70,8 @@ class SpillDirectory:
     root : str or os.PathLike
         The directory. Created if missing, unless ``read_only``.
     max_bytes : int or None
-        Cap on the bytes of all entry files. Passing it deletes the oldest
-        entries by modification time. None sets no cap.
+        Cap on the bytes of all entry files. Beyond it the entries with the
+        oldest modification time are deleted. None sets no cap.
     read_only : bool
         Only read: never create, write, evict or delete a file, for example
         on a precomputed set that other jobs share.
@@ -110,7 +110,7 @@ class SpillDirectory:
 
     def _init_local_state(self):
         self._lock = threading.Lock()
-        self._warned_paths = set()
+        self._warned_topics = set()
 
     def path(self, key):
         """Return the file of ``key``."""
@@ -121,7 +121,7 @@ class SpillDirectory:
         path = self.path(key)
         try:
             data = path.read_bytes()
-        except FileNotFoundError:
+        except (FileNotFoundError, NotADirectoryError):
             return None
         except OSError as error:
             self._warn_invalid(path, f"cannot be read ({error})")
@@ -140,9 +140,9 @@ class SpillDirectory:
     def write(self, key, entry):
         """Install ``entry`` as the file of ``key``; return True on success.
 
-        Does nothing in read-only mode. An ``OSError``, such as a full disk,
-        is logged and counted, never raised, because the entry can always be
-        recomputed.
+        Does nothing in read-only mode. An ``OSError`` while writing or
+        enforcing the cap, such as a full disk, is logged and counted, never
+        raised, because the entry can always be recomputed.
         """
         if self.read_only:
             return False
@@ -157,7 +157,7 @@ class SpillDirectory:
         except OSError as error:
             self.counters.add(disk_write_errors=1)
             self._remove_quietly(temporary)
-            self._warn_once(path, "Cannot write cache entry %s: %s. The target cache goes on "
+            self._warn_once(("write", path), "Failed to write cache entry %s: %s. The target cache goes on "
                             "without it; check the disk space and permissions of %s.",
                             path, error, self.root)
             return False
@@ -168,7 +168,12 @@ class SpillDirectory:
         if self.max_bytes is not None:
             estimate = self.size_estimate.snapshot()
             if not estimate["scans"] or estimate["bytes"] > self.max_bytes:
-                self.enforce_cap()
+                try:
+                    self.enforce_cap()
+                except OSError as error:
+                    self.counters.add(disk_write_errors=1)
+                    self._warn_once(("cap", self.root), "Failed to enforce the size cap of %s: %s. "
+                                    "Check its permissions.", self.root, error)
         return True
 
     def enforce_cap(self):
@@ -229,25 +234,27 @@ class SpillDirectory:
         except FileNotFoundError:
             return False
         except OSError as error:
-            self._warn_once(path, "Cannot delete %s: %s", path, error)
+            self._warn_once(("delete", path), "Failed to delete %s: %s", path, error)
             return False
         return True
 
     def _warn_invalid(self, path, problem):
         self.counters.add(disk_invalid_entries=1)
         action = "left as is (read-only)" if self.read_only else "recomputed and rewritten"
-        self._warn_once(path, "Cache entry %s %s; read as a miss and %s.", path, problem, action)
+        self._warn_once(("invalid", path), "Cache entry %s %s; read as a miss and %s.",
+                        path, problem, action)
 
-    def _warn_once(self, path, message, *args):
+    def _warn_once(self, topic, message, *args):
+        """Log ``message`` at WARNING unless ``topic`` was logged before in this process."""
         with self._lock:
-            first_time = path not in self._warned_paths
-            self._warned_paths.add(path)
+            first_time = topic not in self._warned_topics
+            self._warned_topics.add(topic)
         if first_time:
             logger.warning(message, *args)
 
     def __getstate__(self):
         state = dict(self.__dict__)
-        del state["_lock"], state["_warned_paths"]
+        del state["_lock"], state["_warned_topics"]
         return state
 
     def __setstate__(self, state):

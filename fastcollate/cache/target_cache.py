@@ -27,7 +27,7 @@ class TargetCache:
 
     Entries are keyed by content (see :mod:`fastcollate.cache.key`), so an
     image with the same polygons, shape and parameters hits in every
-    DataLoader worker, epoch, run and rank that sees the same spill
+    DataLoader worker, epoch, run and rank that reads the same spill
     directory. Use it where transforms are fixed, as in validation: with
     random augmentation every key is new and the cache only adds work.
 
@@ -60,7 +60,7 @@ class TargetCache:
         if spill_max_bytes is not None:
             spill_max_bytes = validate_byte_count("spill_max_bytes", spill_max_bytes)
         if read_only and spill_dir is None:
-            raise ValueError("read_only=True needs a spill_dir to read entries from")
+            raise ValueError("read_only=True requires spill_dir: pass the directory to read entries from")
 
         self.spill = None
         if spill_dir is not None:
@@ -124,9 +124,10 @@ class TargetCache:
         try:
             skipped = decode_into(entry, prob_map, thresh_map)
         except (ValueError, struct.error) as error:
-            # The checksum passed, so the codec rejects an entry it wrote: the
-            # maps may be half written and are drawn again from zero.
-            logger.warning("Cannot decode cache entry %s (%s); drawing the targets again.",
+            # The file passed its checksum, so the codec wrote this entry but
+            # cannot read it back. The maps may be half written, so they are
+            # cleared and drawn again.
+            logger.warning("Failed to decode cache entry %s (%s); drawing the targets again.",
                            self.spill.path(key), error)
             prob_map.fill(0.0)
             thresh_map.fill(0.0)
