@@ -1,6 +1,6 @@
 """A Lightning callback that logs the target cache summary at the end of each epoch.
 
-The collate only sees batches and cannot tell when an epoch ends, but a
+The collate receives only batches and cannot tell when an epoch ends, but a
 Lightning ``Trainer`` can. Requires the ``lightning`` package.
 """
 
