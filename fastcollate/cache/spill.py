@@ -152,7 +152,9 @@ class SpillDirectory:
         try:
             path.parent.mkdir(exist_ok=True)
             with open(temporary, "xb") as file:
-                file.write(pack_entry_file(key, entry))
+                # Two writes, because joining header and payload would copy the payload.
+                file.write(pack_header(key, entry))
+                file.write(entry)
             os.replace(temporary, path)
         except OSError as error:
             self.counters.add(disk_write_errors=1)
@@ -262,12 +264,15 @@ class SpillDirectory:
         self._init_local_state()
 
 
+def pack_header(key, entry):
+    """Return the header of the file that stores ``entry``."""
+    return HEADER.pack(MAGIC, SPILL_FORMAT_VERSION, CODEC_VERSION, bytes.fromhex(key),
+                       zlib.crc32(entry), len(entry))
+
+
 def pack_entry_file(key, entry):
-    """Return the file contents for ``entry``: header then payload."""
-    checksum = zlib.crc32(entry)
-    header = HEADER.pack(MAGIC, SPILL_FORMAT_VERSION, CODEC_VERSION, bytes.fromhex(key),
-                         checksum, len(entry))
-    return header + entry
+    """Return the whole contents of the file that stores ``entry``."""
+    return pack_header(key, entry) + entry
 
 
 def check_entry_file(data, key):
