@@ -1,6 +1,7 @@
 """``fastcollate precompute``: fill a spill directory with the targets of a dataset."""
 
 from fastcollate.commands import positive_int
+from fastcollate.commands.dataset_options import DATA_HELP, add_dataset_arguments
 
 NAME = "precompute"
 
@@ -20,9 +21,10 @@ def add_parser(subparsers):
     )
     parser.add_argument(
         "--data", metavar="DIR", action="append",
-        help="folder of images with ICDAR 2015 / SROIE text annotations; repeat for several "
-             "folders. Default: the ICDAR 2015 and SROIE sample embedded in the package",
+        help=DATA_HELP + ". Repeat for several folders. Default: the ICDAR 2015 and SROIE "
+             "sample embedded in the package",
     )
+    add_dataset_arguments(parser)
     parser.add_argument("--cache-dir", metavar="DIR", required=True,
                         help="spill directory to fill; created if missing")
     parser.add_argument("--size", type=positive_int, default=640,
@@ -53,7 +55,8 @@ def run(args):
     folders = args.data or [str(folder) for folder in sample_dirs()]
     samples = []
     for folder in folders:
-        samples.extend(load_samples(folder, size=args.size))
+        samples.extend(load_samples(folder, size=args.size, format=args.format,
+                                    image_size=args.image_size, image_dir=args.image_dir))
 
     result = precompute(samples, args.cache_dir, params, max_bytes=args.max_bytes,
                         progress=not args.no_progress)
