@@ -1,6 +1,7 @@
 """TargetCache: exact hits, copies, the byte-bounded LRU, statistics, DataLoader workers and precompute."""
 
 import importlib
+from concurrent.futures import ThreadPoolExecutor
 import logging
 import pickle
 from pathlib import Path
@@ -309,3 +310,17 @@ def test_train_and_val_presets(tmp_path):
     assert val.cache.max_bytes == 512 * 2**20
     assert val.cache.spill_max_bytes == 16 * 2**30
     assert val.cache.spill.root == tmp_path / "val"
+
+
+def test_threads_share_one_cache(tmp_path):
+    pages = [page_with_skips(seed) for seed in range(4)]
+    expected = [draw(None, prepared) for prepared in pages]
+    cache = TargetCache(max_bytes=10**6, spill_dir=tmp_path)
+
+    with ThreadPoolExecutor(max_workers=4) as executor:
+        results = list(executor.map(lambda index: draw(cache, pages[index % 4]), range(32)))
+
+    for index, result in enumerate(results):
+        assert_maps_equal(result, expected[index % 4])
+    assert cache.stats()["lookups"] == 32
+    assert cache.stats()["memory_bytes"] <= 10**6
