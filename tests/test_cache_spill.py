@@ -4,6 +4,7 @@ import logging
 import multiprocessing
 import os
 import struct
+import threading
 import time
 
 import numpy as np
@@ -308,3 +309,24 @@ def test_failed_write_logged_not_raised(tmp_path, prepared, caplog):
     assert skipped == expected[2]
     assert cache.stats()["disk_write_errors"] == 1
     assert "Failed to write cache entry" in caplog.text
+
+
+def test_failed_delete_during_eviction_logged(tmp_path, caplog):
+    spill = SpillDirectory(tmp_path, max_bytes=10**6)
+    folder = spill.path(KEY_A).parent
+    folder.mkdir()
+    # unlink fails on a directory, as it would on a file another user owns.
+    undeletable = folder / f".{KEY_A}.stuck.tmp"
+    undeletable.mkdir()
+    long_ago = time.time() - 2 * TEMPORARY_MAX_AGE_S
+    os.utime(undeletable, (long_ago, long_ago))
+
+    with caplog.at_level(logging.WARNING, logger="fastcollate.cache.spill"):
+        # A thread, so that a deadlock fails the test instead of hanging it.
+        evictor = threading.Thread(target=spill.enforce_cap, daemon=True)
+        evictor.start()
+        evictor.join(timeout=30)
+
+    assert not evictor.is_alive()
+    assert "Failed to delete" in caplog.text
+    assert undeletable.is_dir()

@@ -109,7 +109,9 @@ class SpillDirectory:
         self._init_local_state()
 
     def _init_local_state(self):
-        self._lock = threading.Lock()
+        # Two locks, because eviction logs failed deletions while it holds its own.
+        self._eviction_lock = threading.Lock()
+        self._warning_lock = threading.Lock()
         self._warned_topics = set()
 
     def path(self, key):
@@ -188,7 +190,7 @@ class SpillDirectory:
         if self.read_only:
             raise PermissionError(f"spill directory {self.root} is read-only; it is never evicted")
 
-        with self._lock:
+        with self._eviction_lock:
             entries, total = self._scan()
             evicted = 0
             if self.max_bytes is not None and total > self.max_bytes:
@@ -248,7 +250,7 @@ class SpillDirectory:
 
     def _warn_once(self, topic, message, *args):
         """Log ``message`` at WARNING unless ``topic`` was logged before in this process."""
-        with self._lock:
+        with self._warning_lock:
             first_time = topic not in self._warned_topics
             self._warned_topics.add(topic)
         if first_time:
@@ -256,7 +258,7 @@ class SpillDirectory:
 
     def __getstate__(self):
         state = dict(self.__dict__)
-        del state["_lock"], state["_warned_topics"]
+        del state["_eviction_lock"], state["_warning_lock"], state["_warned_topics"]
         return state
 
     def __setstate__(self, state):
