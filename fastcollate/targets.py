@@ -4,13 +4,14 @@ import logging
 import math
 import numbers
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
 from fastcollate.config import REFERENCE_VARIABLE, reference_requested
 from fastcollate.fast import make_targets_fast
 from fastcollate.polygons import SKIP_LOG, prepare_polygons
+from fastcollate.profiles import BASELINE, check_profile_params, draw_profile_targets, validate_profile
 
 logger = logging.getLogger(__name__)
 
@@ -40,12 +41,18 @@ class TargetParams:
         value. For integer vertices below 2**20 px the cosine never rounds
         above 1, so the option changes no pixel there; see
         ``docs/semantics.md``.
+    profile : str
+        Whose target semantics to follow: ``"baseline"`` (the classic
+        receipt-detection collate), ``"mhliao"`` (the original DB code) or
+        ``"paddleocr"``. The last two add a shrink mask and a threshold
+        mask; see ``docs/profiles.md``.
     """
 
     shrink_ratio: float = 0.4
     thresh_min: float = 0.3
     thresh_max: float = 0.7
     corrected_edges: bool = False
+    profile: str = BASELINE
 
     def __post_init__(self):
         for name in ("shrink_ratio", "thresh_min", "thresh_max"):
@@ -61,6 +68,8 @@ class TargetParams:
         if not 0.0 <= self.shrink_ratio < 1.0:
             raise ValueError(f"shrink_ratio must be in [0, 1), got {self.shrink_ratio!r}")
         object.__setattr__(self, "corrected_edges", bool(self.corrected_edges))
+        validate_profile(self.profile)
+        check_profile_params(self.profile, self.shrink_ratio, self.corrected_edges)
 
 
 def resolve_path(reference=None):
@@ -105,7 +114,7 @@ def draw_targets_into(prepared, prob_map, thresh_map, params, path):
 
 
 def make_db_targets(polygons, image_size, params=None, reference=None, sample_index=0,
-                    filename=None):
+                    filename=None, profile=None, ignore_tags=None):
     """Build the DBNet prob map and threshold map of one image.
 
     Parameters
@@ -122,17 +131,26 @@ def make_db_targets(polygons, image_size, params=None, reference=None, sample_in
     sample_index : int
     filename : str, optional
         Name the sample in error messages and logs.
+    profile : str, optional
+        Overrides ``params.profile``: ``"baseline"``, ``"mhliao"`` or
+        ``"paddleocr"``. The masked profiles keep float vertices.
+    ignore_tags : sequence of bool, optional
+        One tag per polygon, True for a don't-care region such as ``###``.
+        Only the masked profiles read it; None means no polygon is ignored.
 
     Returns
     -------
     prob_map : ndarray of float32, shape (height, width)
     thresh_map : ndarray of float32, shape (height, width)
+    prob_mask, thresh_mask : ndarray of float32, shape (height, width)
+        Only for the ``"mhliao"`` and ``"paddleocr"`` profiles.
 
     Raises
     ------
     ValueError
-        If a polygon is not (N, 2) or (1, N, 2), or ``image_size`` is not two
-        positive integers.
+        If a polygon is not (N, 2) or (1, N, 2), ``image_size`` is not two
+        positive integers, ``profile`` is unknown, or ``ignore_tags`` is not
+        one bool per polygon.
 
     Notes
     -----
@@ -141,8 +159,20 @@ def make_db_targets(polygons, image_size, params=None, reference=None, sample_in
     and logged once per reason and process.
     """
     params = params if params is not None else TargetParams()
+    if profile is not None and profile != params.profile:
+        params = replace(params, profile=profile)
     height, width = validate_image_size(image_size)
     path = resolve_path(reference)
+
+    if params.profile != BASELINE:
+        prob_map = np.zeros((height, width), dtype=np.float32)
+        thresh_map = np.zeros((height, width), dtype=np.float32)
+        prob_mask = np.ones((height, width), dtype=np.float32)
+        thresh_mask = np.zeros((height, width), dtype=np.float32)
+        skipped = draw_profile_targets(polygons, ignore_tags, prob_map, thresh_map, prob_mask, thresh_mask,
+                                       params, path, sample_index, filename)
+        SKIP_LOG.record(skipped, sample_index, filename)
+        return prob_map, thresh_map, prob_mask, thresh_mask
 
     prepared = prepare_polygons(polygons, sample_index, filename)
     prob_map = np.zeros((height, width), dtype=np.float32)

@@ -1,0 +1,118 @@
+"""Validate the polygons and ignore tags of one sample for the masked profiles.
+
+The original DB code and PaddleOCR keep vertices as floats, so unlike
+:func:`fastcollate.polygons.prepare_polygons` nothing is cast to int32
+here. Every vertex becomes float64: float32 input converts exactly, and
+the profiles then compute as the source code does on float64 polygons.
+"""
+
+from collections import Counter
+from typing import NamedTuple
+
+import numpy as np
+
+from fastcollate.polygons import (
+    MAX_COORDINATE, NON_FINITE, OUT_OF_RANGE, TOO_FEW_POINTS, as_vertex_array, describe_sample,
+)
+
+
+class FloatPolygons(NamedTuple):
+    """The usable polygons of one sample, concatenated, with their ignore tags.
+
+    ``points`` is float64 (M, 2) and ``starts`` int64 (K + 1,), with polygon
+    ``k`` at ``points[starts[k]:starts[k + 1]]``. ``ignore`` is bool (K,).
+    ``skipped`` counts the rejected polygons by reason.
+    """
+
+    points: np.ndarray
+    starts: np.ndarray
+    ignore: np.ndarray
+    skipped: Counter
+
+
+def validate_ignore_tags(ignore_tags, polygon_count, sample_index=0, filename=None):
+    """Return ``ignore_tags`` as a list of bools, one per polygon, or raise ``ValueError``.
+
+    ``None`` means no polygon is ignored. Each tag must be a bool or a numpy
+    bool, so that a list of strings such as transcriptions is not taken as
+    all True.
+    """
+    name = describe_sample(sample_index, filename)
+    if ignore_tags is None:
+        return [False] * polygon_count
+    if isinstance(ignore_tags, (str, bytes)) or not hasattr(ignore_tags, "__len__"):
+        raise ValueError(
+            f"{name}: key 'ignore_tags' is {ignore_tags!r}; expected a list of bools, "
+            "one per polygon, or None"
+        )
+    if len(ignore_tags) != polygon_count:
+        raise ValueError(
+            f"{name}: key 'ignore_tags' has {len(ignore_tags)} values ({list(ignore_tags)!r:.200}) "
+            f"for {polygon_count} polygons; expected one bool per polygon"
+        )
+    tags = []
+    for index, tag in enumerate(ignore_tags):
+        if not isinstance(tag, (bool, np.bool_)):
+            raise ValueError(
+                f"{name}: key 'ignore_tags'[{index}] is {tag!r} ({type(tag).__name__}); "
+                "expected True or False"
+            )
+        tags.append(bool(tag))
+    return tags
+
+
+def prepare_float_polygons(polygons, ignore_tags=None, sample_index=0, filename=None):
+    """Validate the polygons of one sample and convert them to float64.
+
+    Polygons with a non-finite or out-of-range vertex, or with fewer than
+    three vertices once a repeated closing vertex is dropped, are skipped
+    and counted, and their ignore tags go with them. shapely raises on
+    such rings, so the source code cannot use them either.
+
+    Raises
+    ------
+    ValueError
+        If a polygon is not (N, 2) or (1, N, 2) numbers, or ``ignore_tags``
+        is not one bool per polygon.
+    """
+    name = describe_sample(sample_index, filename)
+    if polygons is None or isinstance(polygons, (str, bytes)) or not hasattr(polygons, "__len__"):
+        raise ValueError(
+            f"{name}: key 'polygons' is {type(polygons).__name__}; "
+            "expected a list of (N, 2) or (1, N, 2) arrays"
+        )
+    if isinstance(polygons, np.ndarray) and polygons.ndim == 2:
+        raise ValueError(
+            f"{name}: key 'polygons' is a single array of shape {polygons.shape}; "
+            "expected a list of (N, 2) polygons, e.g. [polygon]"
+        )
+    tags = validate_ignore_tags(ignore_tags, len(polygons), sample_index, filename)
+
+    skipped = Counter()
+    kept = []
+    kept_tags = []
+    for polygon_index, polygon in enumerate(polygons):
+        vertices = as_vertex_array(polygon, sample_index, filename, polygon_index).astype(np.float64)
+        if not np.isfinite(vertices).all():
+            skipped[NON_FINITE] += 1
+            continue
+        if vertices.size and np.abs(vertices).max() >= MAX_COORDINATE:
+            skipped[OUT_OF_RANGE] += 1
+            continue
+
+        distinct = len(vertices)
+        if distinct and np.array_equal(vertices[0], vertices[-1]):
+            distinct -= 1
+        if distinct < 3:
+            skipped[TOO_FEW_POINTS] += 1
+            continue
+        kept.append(vertices)
+        kept_tags.append(tags[polygon_index])
+
+    starts = np.zeros(len(kept) + 1, dtype=np.int64)
+    if kept:
+        np.cumsum([len(vertices) for vertices in kept], out=starts[1:])
+        points = np.ascontiguousarray(np.concatenate(kept))
+    else:
+        points = np.zeros((0, 2), dtype=np.float64)
+    return FloatPolygons(points, starts, np.array(kept_tags, dtype=bool), skipped)
