@@ -8,6 +8,7 @@ import torch
 from fastcollate.buffers import BufferPool, new_batch_tensor
 from fastcollate.cache import TargetCache
 from fastcollate.polygons import SKIP_LOG, describe_sample, prepare_polygons
+from fastcollate.profiles import BASELINE, draw_profile_targets
 from fastcollate.targets import TargetParams, draw_targets_into, resolve_path
 
 # Sample keys the batch already carries under its own names. Any other key
@@ -43,6 +44,9 @@ class FastDBCollateFN:
         Memoize each image's maps, for fixed transforms such as validation;
         a dict contains :class:`fastcollate.TargetCache` keyword arguments, as
         a YAML preset gives them. None (the default) builds every map afresh.
+    profile : str, default "baseline"
+        ``"baseline"``, ``"mhliao"`` (the original DB code) or ``"paddleocr"``;
+        see :class:`fastcollate.targets.TargetParams` and ``docs/profiles.md``.
 
     Notes
     -----
@@ -52,11 +56,23 @@ class FastDBCollateFN:
     is an ``OrderedDict`` with ``images`` (B, C, H, W), ``image_filename``,
     ``inverse_matrix``, ``polygons``, ``prob_maps`` and ``thresh_maps``
     (float32, (B, 1, H, W)), then any other sample keys as lists.
+
+    The ``"mhliao"`` and ``"paddleocr"`` profiles read the optional sample
+    key ``ignore_tags`` (one bool per polygon, True for ``###``) and add
+    ``prob_masks`` and ``thresh_masks`` (float32, (B, 1, H, W)) after the
+    maps.
     """
 
     def __init__(self, shrink_ratio=0.4, thresh_min=0.3, thresh_max=0.7, *, reference=None,
-                 corrected_edges=False, inference_mode=False, reuse_buffers=True, cache=None):
-        self.params = TargetParams(shrink_ratio, thresh_min, thresh_max, corrected_edges)
+                 corrected_edges=False, inference_mode=False, reuse_buffers=True, cache=None,
+                 profile=BASELINE):
+        self.params = TargetParams(shrink_ratio, thresh_min, thresh_max, corrected_edges, profile)
+        # NOTE: the cache stores two maps per image, so it serves the baseline profile only.
+        if cache is not None and profile != BASELINE:
+            raise ValueError(
+                f"cache works only with the 'baseline' profile, got profile={profile!r}. "
+                "Set cache=None to build the masked profiles' maps afresh"
+            )
         self.cache = TargetCache.from_config(cache)
         self.reference = reference
         self.inference_mode = inference_mode
@@ -78,7 +94,8 @@ class FastDBCollateFN:
         return (
             f"{type(self).__name__}(shrink_ratio={self.shrink_ratio}, thresh_min={self.thresh_min}, "
             f"thresh_max={self.thresh_max}, reference={self.reference}, "
-            f"corrected_edges={self.params.corrected_edges}, inference_mode={self.inference_mode})"
+            f"corrected_edges={self.params.corrected_edges}, inference_mode={self.inference_mode}, "
+            f"profile={self.params.profile!r})"
         )
 
     def new_tensor(self, shape, dtype):
@@ -107,6 +124,12 @@ class FastDBCollateFN:
             thresh_maps = self.new_tensor((batch_size, 1, height, width), torch.float32)
             prob_maps.numpy().fill(0.0)
             thresh_maps.numpy().fill(0.0)
+            masks = None
+            if self.params.profile != BASELINE:
+                masks = (self.new_tensor((batch_size, 1, height, width), torch.float32),
+                         self.new_tensor((batch_size, 1, height, width), torch.float32))
+                masks[0].numpy().fill(1.0)
+                masks[1].numpy().fill(0.0)
             polygons = []
             for index, sample in enumerate(batch):
                 if "polygons" not in sample:
@@ -115,15 +138,24 @@ class FastDBCollateFN:
                         "every training sample needs a list of polygons (set inference_mode=True "
                         "to collate images only)"
                     )
-                prepared = prepare_polygons(sample["polygons"], index, filenames[index])
-                draw = draw_targets_into if self.cache is None else self.cache.draw_into
-                skipped = draw(
-                    prepared, prob_maps[index, 0].numpy(), thresh_maps[index, 0].numpy(),
-                    self.params, path,
-                )
+                if masks is None:
+                    prepared = prepare_polygons(sample["polygons"], index, filenames[index])
+                    draw = draw_targets_into if self.cache is None else self.cache.draw_into
+                    skipped = draw(
+                        prepared, prob_maps[index, 0].numpy(), thresh_maps[index, 0].numpy(),
+                        self.params, path,
+                    )
+                else:
+                    skipped = draw_profile_targets(
+                        sample["polygons"], sample.get("ignore_tags"), prob_maps[index, 0].numpy(),
+                        thresh_maps[index, 0].numpy(), masks[0][index, 0].numpy(),
+                        masks[1][index, 0].numpy(), self.params, path, index, filenames[index],
+                    )
                 SKIP_LOG.record(skipped, index, filenames[index])
                 polygons.append(sample["polygons"])
             collated.update(polygons=polygons, prob_maps=prob_maps, thresh_maps=thresh_maps)
+            if masks is not None:
+                collated.update(prob_masks=masks[0], thresh_masks=masks[1])
 
         for key in batch[0]:
             if key not in SAMPLE_KEYS and key not in collated:
