@@ -1,0 +1,128 @@
+"""The profile setting: validation, errors on bad ignore tags, and batches from DataLoader workers."""
+
+import numpy as np
+import pytest
+import torch
+from torch.utils.data import DataLoader, Dataset
+
+from fastcollate import FastDBCollateFN, TargetParams, make_db_targets
+from test_profiles_equal import jittered_page
+
+SIZE = 128
+BATCH_SIZE = 3
+WORD = np.array([[20.5, 30.25], [80.75, 30.0], [80.5, 50.5], [20.25, 50.75]])
+
+
+class JitteredPages(Dataset):
+    """Map-style dataset of float-vertex pages with ignore tags."""
+
+    def __init__(self, length):
+        self.samples = []
+        for seed in range(length):
+            polygons, ignore_tags = jittered_page(seed, SIZE, 25)
+            self.samples.append({
+                "image": torch.zeros((3, SIZE, SIZE)),
+                "polygons": polygons,
+                "ignore_tags": ignore_tags,
+                "image_filename": f"page_{seed}.jpg",
+                "inverse_matrix": np.eye(3),
+            })
+
+    def __len__(self):
+        return len(self.samples)
+
+    def __getitem__(self, index):
+        return self.samples[index]
+
+
+@pytest.mark.parametrize("bad", ["MhLiao", "db", "", None, 1])
+def test_bad_profile_rejected(bad):
+    expected = "profile must be one of 'baseline', 'mhliao', 'paddleocr'"
+    with pytest.raises(ValueError, match=expected):
+        TargetParams(profile=bad)
+    with pytest.raises(ValueError, match=expected):
+        FastDBCollateFN(profile=bad)
+    # make_db_targets takes profile=None as "use params.profile".
+    if bad is not None:
+        with pytest.raises(ValueError, match=expected):
+            make_db_targets([WORD], (64, 96), profile=bad)
+
+
+def test_corrected_edges_only_for_baseline():
+    with pytest.raises(ValueError, match="corrected_edges applies only to the 'baseline' profile"):
+        TargetParams(corrected_edges=True, profile="mhliao")
+
+
+def test_paddleocr_rejects_zero_shrink_ratio():
+    with pytest.raises(ValueError, match="needs shrink_ratio > 0"):
+        TargetParams(shrink_ratio=0.0, profile="paddleocr")
+
+
+@pytest.mark.parametrize(
+    ("ignore_tags", "message"),
+    [
+        ([True, False], r"sample 0 \('a.jpg'\): key 'ignore_tags' has 2 values \(\[True, False\]\) for 1 polygons"),
+        ([], r"key 'ignore_tags' has 0 values"),
+        (["###"], r"key 'ignore_tags'\[0\] is '###' \(str\); expected True or False"),
+        ([1], r"key 'ignore_tags'\[0\] is 1 \(int\)"),
+        ("###", r"key 'ignore_tags' is '###'; expected a list of bools"),
+        (5, r"key 'ignore_tags' is 5"),
+    ],
+)
+@pytest.mark.parametrize("profile", ["mhliao", "paddleocr"])
+def test_bad_ignore_tags_rejected(profile, ignore_tags, message):
+    with pytest.raises(ValueError, match=message):
+        make_db_targets([WORD], (64, 96), profile=profile, ignore_tags=ignore_tags, filename="a.jpg")
+
+
+def test_bad_ignore_tags_in_batch_names_sample():
+    dataset = JitteredPages(2)
+    batch = [dataset[0], dict(dataset[1], ignore_tags=[False])]
+
+    with pytest.raises(ValueError, match=r"sample 1 \('page_1.jpg'\): key 'ignore_tags' has 1 values"):
+        FastDBCollateFN(profile="mhliao")(batch)
+
+
+def test_numpy_bool_tags_accepted():
+    tags = np.array([True])
+
+    outputs = make_db_targets([WORD], (64, 96), profile="mhliao", ignore_tags=list(tags))
+
+    assert outputs[2][40, 50] == 0.0
+
+
+@pytest.mark.parametrize("profile", ["mhliao", "paddleocr"])
+def test_collate_masks_layout(profile):
+    dataset = JitteredPages(BATCH_SIZE)
+    batch = FastDBCollateFN(profile=profile)([dataset[i] for i in range(BATCH_SIZE)])
+
+    keys = list(batch)
+    assert keys[:8] == ["images", "image_filename", "inverse_matrix", "polygons", "prob_maps",
+                        "thresh_maps", "prob_masks", "thresh_masks"]
+    assert batch["ignore_tags"] == [dataset[i]["ignore_tags"] for i in range(BATCH_SIZE)]
+    for key in ("prob_maps", "thresh_maps", "prob_masks", "thresh_masks"):
+        assert batch[key].shape == (BATCH_SIZE, 1, SIZE, SIZE), key
+        assert batch[key].dtype == torch.float32, key
+
+
+def test_baseline_batch_has_no_masks():
+    dataset = JitteredPages(2)
+    batch = FastDBCollateFN()([dataset[0], dataset[1]])
+
+    assert "prob_masks" not in batch
+    assert "thresh_masks" not in batch
+
+
+@pytest.mark.parametrize("profile", ["mhliao", "paddleocr"])
+def test_dataloader_workers_profile(profile):
+    dataset = JitteredPages(2 * BATCH_SIZE)
+    loader = DataLoader(dataset, batch_size=BATCH_SIZE, num_workers=2, timeout=120,
+                        collate_fn=FastDBCollateFN(profile=profile))
+
+    for batch_index, batch in enumerate(loader):
+        for offset in range(BATCH_SIZE):
+            sample = dataset[batch_index * BATCH_SIZE + offset]
+            expected = make_db_targets(sample["polygons"], (SIZE, SIZE), reference=True, profile=profile,
+                                       ignore_tags=sample["ignore_tags"])
+            for key, wanted in zip(("prob_maps", "thresh_maps", "prob_masks", "thresh_masks"), expected):
+                assert np.array_equal(batch[key][offset, 0].numpy(), wanted), (key, offset)
