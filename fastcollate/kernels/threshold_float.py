@@ -32,13 +32,9 @@ MAX_FLOAT64 = np.finfo(np.float64).max
 @jit
 def nan_to_num(value):
     """Return ``value`` as ``np.nan_to_num`` maps a float64 scalar."""
-    if value != value:
-        return 0.0
-    if value == np.inf:
-        return MAX_FLOAT64
-    if value == -np.inf:
-        return -MAX_FLOAT64
-    return value
+    value = 0.0 if value != value else value
+    value = MAX_FLOAT64 if value == np.inf else value
+    return -MAX_FLOAT64 if value == -np.inf else value
 
 
 @jit
@@ -64,13 +60,12 @@ def update_row_float(minimum, row_offset, py, col_first, col_last, box_x, ax, ay
         cosin = (square_length - square_distance_1 - square_distance_2) / (
             2.0 * math.sqrt(square_distance_1 * square_distance_2))
         square_sin = nan_to_num(1.0 - cosin * cosin)
-        if cosin < 0:
-            nearest = square_distance_1 if square_distance_1 < square_distance_2 else square_distance_2
-            result = math.sqrt(nearest)
-        else:
-            product = square_distance_1 * square_distance_2 * square_sin / square_length
-            # numpy's sqrt returns NaN for a negative argument; math.sqrt would raise.
-            result = math.sqrt(product) if product >= 0.0 else np.nan
+        product = square_distance_1 * square_distance_2 * square_sin / square_length
+        nearest = square_distance_1 if square_distance_1 < square_distance_2 else square_distance_2
+        # Selecting the argument of one correctly rounded sqrt gives the
+        # bits of selecting results, and keeps the loop branch-free. A
+        # negative product gives NaN, as np.sqrt does.
+        result = math.sqrt(nearest if cosin < 0 else product)
 
         ratio = result / distance
         ratio = ratio if (ratio > 0.0 or ratio != ratio) else 0.0
