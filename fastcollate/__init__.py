@@ -8,12 +8,14 @@
 from fastcollate.cache import TargetCache
 from fastcollate.collate import FastDBCollateFN
 from fastcollate.polygons import SKIP_REASONS, skip_counts
+from fastcollate.profiles import PROFILES
 from fastcollate.targets import TargetParams, make_db_targets
 
 __version__ = "0.1.0"
 
 __all__ = [
     "FastDBCollateFN",
+    "PROFILES",
     "SKIP_REASONS",
     "TargetCache",
     "TargetParams",

@@ -6,6 +6,7 @@ import torch
 from torch.utils.data import DataLoader, Dataset
 
 from fastcollate import FastDBCollateFN, TargetParams, make_db_targets
+from fastcollate.profiles import prepare_float_polygons
 from test_profiles_equal import jittered_page
 
 SIZE = 128
@@ -126,3 +127,32 @@ def test_dataloader_workers_profile(profile):
                                        ignore_tags=sample["ignore_tags"])
             for key, wanted in zip(("prob_maps", "thresh_maps", "prob_masks", "thresh_masks"), expected):
                 assert np.array_equal(batch[key][offset, 0].numpy(), wanted), (key, offset)
+
+
+def test_unusable_polygons_skipped_with_their_tags():
+    polygons = [
+        np.array([[1.0, 2.0], [np.nan, 3.0], [5.0, 9.0]]),
+        np.array([[0.0, 0.0], [2.0**21, 0.0], [5.0, 9.0]]),
+        np.array([[1.0, 2.0], [30.0, 3.0]]),
+        np.array([[1.0, 2.0], [30.0, 3.0], [1.0, 2.0]]),
+        np.zeros((0, 2)),
+        WORD,
+    ]
+    ignore_tags = [False, False, False, False, False, True]
+
+    prepared = prepare_float_polygons(polygons, ignore_tags)
+
+    assert prepared.skipped == {"non_finite": 1, "out_of_range": 1, "too_few_points": 3}
+    assert np.array_equal(prepared.points, WORD)
+    assert prepared.starts.tolist() == [0, 4]
+    assert prepared.ignore.tolist() == [True]
+
+
+@pytest.mark.parametrize("profile", ["mhliao", "paddleocr"])
+def test_no_polygons(profile):
+    prob_map, thresh_map, prob_mask, thresh_mask = make_db_targets([], (16, 24), profile=profile)
+
+    assert prob_map.max() == 0.0
+    assert thresh_map.min() == np.float32(0.3)
+    assert prob_mask.min() == 1.0
+    assert thresh_mask.max() == 0.0

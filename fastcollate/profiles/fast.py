@@ -91,6 +91,7 @@ def make_targets_mhliao_fast(prepared, prob_map, thresh_map, prob_mask, thresh_m
     vertices = clamped.tolist()
     starts = prepared.starts.tolist()
     shrunk = OffsetPieces()
+    dilated = OffsetPieces()
     offset = pyclipper.PyclipperOffset()
     for k in np.flatnonzero(~ignore).tolist():
         offset.Clear()
@@ -102,9 +103,13 @@ def make_targets_mhliao_fast(prepared, prob_map, thresh_map, prob_mask, thresh_m
         # Only the first piece of a split shrink is filled.
         shrunk.add(pieces[0])
 
-    # The border map follows the shrink step and skips every polygon it tagged.
-    dilated = OffsetPieces()
-    dilate_first_pieces(vertices, starts, np.flatnonzero(~ignore).tolist(), distances, dilated, skipped)
+        # The border map skips every polygon that the shrink step tagged,
+        # and a polygon's tag is final once its own shrink is done.
+        pieces = offset.Execute(distances[k])
+        if pieces:
+            dilated.add(pieces[0], k)
+        else:
+            skipped[EMPTY_OFFSET] += 1
 
     draw(prob_map, thresh_map, prob_mask, thresh_mask, clamped, prepared.starts, ignore, clamped,
          distances, shrunk, dilated, thresh_min, thresh_max, skipped)

@@ -88,31 +88,46 @@ def prepare_float_polygons(polygons, ignore_tags=None, sample_index=0, filename=
         )
     tags = validate_ignore_tags(ignore_tags, len(polygons), sample_index, filename)
 
+    arrays = [
+        as_vertex_array(polygon, sample_index, filename, index).astype(np.float64)
+        for index, polygon in enumerate(polygons)
+    ]
+    counts = np.array([len(vertices) for vertices in arrays], dtype=np.int64)
+    points = np.concatenate(arrays) if arrays else np.zeros((0, 2), dtype=np.float64)
+
+    # Per-vertex checks on the whole sample at once, then summed per polygon.
+    # NaN compares False, so a non-finite vertex is never also out of range.
+    non_finite = ~np.isfinite(points).all(axis=1)
+    out_of_range = (np.abs(points) >= MAX_COORDINATE).any(axis=1)
+    offsets = np.concatenate(([0], np.cumsum(counts)))
+    non_finite_counts = np.add.reduceat(non_finite, offsets[:-1]) if len(points) else counts
+    out_of_range_counts = np.add.reduceat(out_of_range, offsets[:-1]) if len(points) else counts
+
     skipped = Counter()
-    kept = []
-    kept_tags = []
-    for polygon_index, polygon in enumerate(polygons):
-        vertices = as_vertex_array(polygon, sample_index, filename, polygon_index).astype(np.float64)
-        if not np.isfinite(vertices).all():
+    keep = np.zeros(len(arrays), dtype=bool)
+    for index, vertices in enumerate(arrays):
+        count = len(vertices)
+        # reduceat gives the next polygon's first value for an empty one.
+        if count and non_finite_counts[index]:
             skipped[NON_FINITE] += 1
             continue
-        if vertices.size and np.abs(vertices).max() >= MAX_COORDINATE:
+        if count and out_of_range_counts[index]:
             skipped[OUT_OF_RANGE] += 1
             continue
-
-        distinct = len(vertices)
-        if distinct and np.array_equal(vertices[0], vertices[-1]):
+        distinct = count
+        if count and vertices[0, 0] == vertices[-1, 0] and vertices[0, 1] == vertices[-1, 1]:
             distinct -= 1
         if distinct < 3:
             skipped[TOO_FEW_POINTS] += 1
             continue
-        kept.append(vertices)
-        kept_tags.append(tags[polygon_index])
+        keep[index] = True
 
-    starts = np.zeros(len(kept) + 1, dtype=np.int64)
-    if kept:
-        np.cumsum([len(vertices) for vertices in kept], out=starts[1:])
-        points = np.ascontiguousarray(np.concatenate(kept))
+    starts = np.zeros(int(keep.sum()) + 1, dtype=np.int64)
+    np.cumsum(counts[keep], out=starts[1:])
+    if keep.all():
+        kept_points = np.ascontiguousarray(points)
     else:
-        points = np.zeros((0, 2), dtype=np.float64)
-    return FloatPolygons(points, starts, np.array(kept_tags, dtype=bool), skipped)
+        kept_points = np.ascontiguousarray(np.concatenate([arrays[i] for i in np.flatnonzero(keep)]
+                                                          or [np.zeros((0, 2))]))
+    ignore = np.array(tags, dtype=bool)[keep] if tags else np.zeros(0, dtype=bool)
+    return FloatPolygons(kept_points, starts, ignore, skipped)
