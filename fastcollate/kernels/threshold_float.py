@@ -4,12 +4,12 @@ The original code (MhLiao/DB ``make_border_map.py``, PaddleOCR
 ``make_border_map.py``) differs from the baseline's distance in three ways
 that change bits:
 
-* vertices are float64, shifted into the dilated box by subtracting its
-  integer corner, and pixels are the box-relative integers from
-  ``np.linspace``; the shift rounds, so it is repeated here;
-* neither the squared edge length nor the cosine's denominator gets + eps,
-  so a pixel on a vertex gives 0 / 0 = NaN, and a zero-length edge divides
-  by zero;
+* Vertices are float64, shifted into the dilated box by subtracting its
+  integer corner. Pixels are the box-relative integers from
+  ``np.linspace``. The shift rounds, so this kernel repeats it.
+* Neither the squared edge length nor the cosine's denominator gets + eps,
+  so a pixel on a vertex gives 0 / 0 = NaN in the cosine, and a
+  zero-length edge divides by zero.
 * ``np.nan_to_num`` maps a NaN squared sine to 0 and an infinite one to
   the largest finite float64.
 
@@ -113,8 +113,8 @@ def draw_border_float(thresh_map, points, start, stop, dilated_points, dilated_s
         by = points[start + j, 1] - np.float64(ymin)
         square_length = (ax - bx) * (ax - bx) + (ay - by) * (ay - by)
 
-        # The row and column bounds use the unshifted vertices; the margin
-        # in `reach` covers their rounding.
+        # The row and column bounds use the unshifted vertices, and the
+        # margin in `reach` covers the difference in rounding.
         abs_ax = points[start + i, 0]
         abs_ay = points[start + i, 1]
         abs_bx = points[start + j, 0]

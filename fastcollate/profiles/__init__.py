@@ -3,8 +3,8 @@
 ``baseline`` is the receipt-detection ``DBCollateFN`` that the rest of the
 package reproduces: int32 vertices, OpenCV's area and perimeter, every
 shrink piece filled and no masks. ``mhliao`` follows the original DB code
-(MhLiao/DB) and ``paddleocr`` PaddleOCR's DB pipeline; both take float
-vertices and ignore tags and return a shrink mask and a threshold mask.
+(MhLiao/DB) and ``paddleocr`` PaddleOCR's DB pipeline. Both take float
+vertices and ignore tags, and both return a shrink mask and a threshold mask.
 ``docs/profiles.md`` lists the differences.
 """
 

@@ -1,9 +1,10 @@
 """The fast path of the ``mhliao`` and ``paddleocr`` profiles.
 
-Kernels check, clamp and measure the polygons; pyclipper makes the same
-offset calls as :mod:`fastcollate.profiles.reference`; one compiled call
-then draws both maps and both masks. shapely is not needed: the kernels in
-:mod:`fastcollate.kernels.geos` give its area and perimeter bit for bit.
+Kernels check, clamp and measure the polygons. pyclipper makes the same
+offset calls as :mod:`fastcollate.profiles.reference`, and one compiled
+call then draws both maps and both masks. shapely is not needed, because
+the kernels in :mod:`fastcollate.kernels.geos` give its area and perimeter
+bit for bit.
 """
 
 import numpy as np

@@ -96,7 +96,7 @@ def prepare_float_polygons(polygons, ignore_tags=None, sample_index=0, filename=
     points = np.concatenate(arrays) if arrays else np.zeros((0, 2), dtype=np.float64)
 
     # Per-vertex checks on the whole sample at once, then summed per polygon.
-    # NaN compares False, so a non-finite vertex is never also out of range.
+    # The non-finite check comes first, so an inf vertex counts as non_finite.
     non_finite = ~np.isfinite(points).all(axis=1)
     out_of_range = (np.abs(points) >= MAX_COORDINATE).any(axis=1)
     offsets = np.concatenate(([0], np.cumsum(counts)))

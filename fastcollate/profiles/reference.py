@@ -219,8 +219,8 @@ def make_targets_paddleocr(prepared, height, width, shrink_ratio, thresh_min, th
             padding = new_offset(polygon)
             shrinked = []
             # The source retries with a larger ratio while the shrink is
-            # not exactly one piece; ratio 1 is never tried because the
-            # source discards the result of np.append.
+            # not exactly one piece. It never tries ratio 1, because it
+            # discards the result of np.append.
             for ratio in np.arange(shrink_ratio, 1, shrink_ratio):
                 shrinked = padding.Execute(-offset_distance(polygon, ratio))
                 if len(shrinked) == 1:
