@@ -1,5 +1,8 @@
 """The profile setting: validation, errors on bad ignore tags, and batches from DataLoader workers."""
 
+import subprocess
+import sys
+
 import numpy as np
 import pytest
 import torch
@@ -156,3 +159,29 @@ def test_no_polygons(profile):
     assert thresh_map.min() == np.float32(0.3)
     assert prob_mask.min() == 1.0
     assert thresh_mask.max() == 0.0
+
+
+FAST_PATH_WITHOUT_SHAPELY = """
+import sys
+sys.modules["shapely"] = None
+sys.modules["cv2"] = None
+import subprocess
+import sys
+
+import numpy as np
+from fastcollate import make_db_targets
+word = np.array([[20.5, 30.25], [80.75, 30.0], [80.5, 50.5], [20.25, 50.75]])
+for profile in ("mhliao", "paddleocr"):
+    outputs = make_db_targets([word], (64, 96), reference=False, profile=profile, ignore_tags=[False])
+    assert outputs[0][40, 50] == 1.0
+print("ok")
+"""
+
+
+def test_fast_path_needs_no_shapely():
+    """The fast path runs with shapely and OpenCV imports blocked."""
+    result = subprocess.run([sys.executable, "-c", FAST_PATH_WITHOUT_SHAPELY], capture_output=True,
+                            text=True, timeout=300)
+
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "ok"

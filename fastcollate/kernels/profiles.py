@@ -8,6 +8,10 @@ from fastcollate.kernels.geos import ring_area, ring_length
 from fastcollate.kernels.threshold import normalize_thresh_map
 from fastcollate.kernels.threshold_float import draw_border_float
 
+# Both sources mask and ignore polygons whose clamped box is narrower or
+# lower than this many pixels (their default min_text_size).
+MIN_TEXT_SIZE = 8
+
 # Signed-area formulas of the orientation check, one per source project.
 TRAPEZOID_AREA = 0  # MhLiao/DB: sum of (x[i+1] - x[i]) * (y[i+1] + y[i]), halved
 CROSS_PRODUCT_AREA = 1  # PaddleOCR: sum of x[i] * y[i-1] - y[i] * x[i-1], halved

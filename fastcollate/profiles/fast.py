@@ -12,10 +12,10 @@ import pyclipper
 
 from fastcollate.fast import as_point_array
 from fastcollate.kernels.profiles import (
-    CROSS_PRODUCT_AREA, TRAPEZOID_AREA, draw_profile_targets, measure_polygons, orient_polygons,
+    CROSS_PRODUCT_AREA, MIN_TEXT_SIZE, TRAPEZOID_AREA, draw_profile_targets, measure_polygons,
+    orient_polygons,
 )
 from fastcollate.polygons import EMPTY_OFFSET, OUTSIDE_IMAGE
-from fastcollate.profiles.reference import MIN_TEXT_SIZE
 
 
 class OffsetPieces:

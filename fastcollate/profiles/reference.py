@@ -21,9 +21,8 @@ import numpy as np
 import pyclipper
 from shapely.geometry import Polygon
 
+from fastcollate.kernels.profiles import MIN_TEXT_SIZE
 from fastcollate.polygons import EMPTY_OFFSET, OUTSIDE_IMAGE
-
-MIN_TEXT_SIZE = 8
 
 
 def trapezoid_area(polygon):
