@@ -5,7 +5,6 @@ threshold mask with ``np.array_equal``, the skip counts, and that no value
 is NaN or inf.
 """
 
-import json
 import math
 from collections import Counter
 
@@ -13,7 +12,10 @@ import numpy as np
 import pytest
 
 from conftest import SHARED_DATA, describe_difference, shared_data_params
-from fastcollate.datasets import letterbox, read_icdar_annotation, read_image_size
+from fastcollate.datasets import letterbox
+from fastcollate.readers import (
+    read_ctw1500_annotation, read_icdar_annotation, read_image_size, read_wildreceipt_annotation,
+)
 from fastcollate.profiles import MASKED_PROFILES, MHLIAO, PADDLEOCR, prepare_float_polygons
 from fastcollate.profiles.fast import make_targets_mhliao_fast, make_targets_paddleocr_fast
 from fastcollate.profiles.reference import make_targets_mhliao, make_targets_paddleocr
@@ -130,35 +132,31 @@ def test_sroie(profile, path):
 @pytest.mark.parametrize("profile", MASKED_PROFILES)
 @pytest.mark.parametrize("path", shared_data_params("ctw1500", "*.txt"))
 def test_ctw1500(profile, path):
-    polygons = []
-    for line in path.read_text(encoding="utf-8").splitlines():
-        if line.strip():
-            coordinates = [float(field) for field in line.split(",")[:-1]]
-            polygons.append(np.array(coordinates, dtype=np.float64).reshape(-1, 2))
-    points = np.concatenate(polygons)
+    words = read_ctw1500_annotation(path)
+    # The images are not in the corpus, so the image is taken as the
+    # smallest one that contains every vertex as a pixel.
+    points = np.concatenate([word.polygon for word in words])
     image_size = (math.ceil(points[:, 1].max()) + 1, math.ceil(points[:, 0].max()) + 1)
-    scaled, size, _ = letterbox(polygons, image_size, LETTERBOX_SIZE)
+    polygons, ignore_tags, size = letterboxed(words, image_size)
 
-    assert_profile_paths_equal(profile, scaled, size)
+    assert_profile_paths_equal(profile, polygons, size, ignore_tags)
 
 
 def wildreceipt_receipts():
     path = SHARED_DATA / "wildreceipt" / "train.txt"
     if not path.is_file():
         return shared_data_params("wildreceipt", "train.txt")
-    return [
-        pytest.param(json.loads(line), id=f"wildreceipt/{json.loads(line)['file_name']}")
-        for line in path.read_text(encoding="utf-8").splitlines() if line.strip()
-    ]
+    return [pytest.param(receipt, id=f"wildreceipt/{receipt.name}")
+            for receipt in read_wildreceipt_annotation(path)]
 
 
 @pytest.mark.parametrize("profile", MASKED_PROFILES)
 @pytest.mark.parametrize("receipt", wildreceipt_receipts())
 def test_wildreceipt(profile, receipt):
-    polygons = [np.reshape(annotation["box"], (4, 2)) for annotation in receipt["annotations"]]
-    scaled, size, _ = letterbox(polygons, (receipt["height"], receipt["width"]), LETTERBOX_SIZE)
+    polygons, ignore_tags, size = letterboxed(receipt.words, receipt.image_size)
 
-    assert_profile_paths_equal(profile, scaled, size)
+    assert any(ignore_tags)
+    assert_profile_paths_equal(profile, polygons, size, ignore_tags)
 
 
 @pytest.mark.parametrize("profile", MASKED_PROFILES)
