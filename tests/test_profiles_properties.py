@@ -4,7 +4,8 @@ Hypothesis draws images of 16-96 px per side and up to 6 polygons of
 3-12 float or integer vertices that reach past every image edge, with
 random ignore tags. Some polygons are tiny (under the 8 px minimum text
 size), closed (last vertex repeats the first), have repeated vertices, or
-are dumbbells whose shrink splits into two pieces.
+are dumbbells whose shrink splits into two pieces. Each polygon comes as
+float64, float32, int32, a (1, N, 2) array or a nested list.
 """
 
 import numpy as np
@@ -65,11 +66,25 @@ def dumbbell(draw, size):
     return np.array(vertices, dtype=np.float64) + [x, y]
 
 
+def as_layout(polygon, layout):
+    """Return ``polygon`` in one of the layouts a sample may use."""
+    if layout == "float32":
+        return polygon.astype(np.float32)
+    if layout == "int32":
+        return np.trunc(polygon).astype(np.int32)
+    if layout == "batched":
+        return polygon[np.newaxis]
+    if layout == "list":
+        return polygon.tolist()
+    return polygon
+
+
 @st.composite
 def pages(draw):
     size = (draw(st.integers(16, 96)), draw(st.integers(16, 96)))
     kinds = st.one_of(random_polygon(size), tiny_box(size), dumbbell(size))
-    polygons = draw(st.lists(kinds, max_size=6))
+    layouts = st.sampled_from(["float64", "float32", "int32", "batched", "list"])
+    polygons = [as_layout(polygon, draw(layouts)) for polygon in draw(st.lists(kinds, max_size=6))]
     ignore_tags = draw(st.lists(st.booleans(), min_size=len(polygons), max_size=len(polygons)))
     shrink_ratio = draw(st.sampled_from([0.4, 0.3, 0.7]))
     return size, polygons, ignore_tags, shrink_ratio
