@@ -44,8 +44,8 @@ def test_profile_image(benchmark, record_median, profile, size, path):
                                  rounds=rounds, iterations=1)
 
     expected = build(polygons, ignore_tags, size, params, REFERENCE if path == FAST else FAST)
-    for output, wanted in zip(outputs, expected):
-        assert np.array_equal(output, wanted)
+    for output, expected_map in zip(outputs, expected):
+        assert np.array_equal(output, expected_map)
     record_median(benchmark, benchmark.group, path)
 
 

@@ -9,6 +9,7 @@ from tqdm import tqdm
 
 from fastcollate.collate import FastDBCollateFN
 from fastcollate.polygons import prepare_polygons
+from fastcollate.profiles import BASELINE, draw_profile_targets
 from fastcollate.targets import FAST, REFERENCE, TargetParams, draw_targets_into
 
 
@@ -63,20 +64,27 @@ def single_thread_opencv():
 def build_maps(sample, params, path, maps=None):
     """Return ``(prob_map, thresh_map, seconds)`` of one sample on one path.
 
-    ``maps`` is an optional pair of float32 (H, W) arrays to draw into, as
-    the collate draws into reused batch buffers; zeroing them is timed.
+    The ``mhliao`` and ``paddleocr`` profiles return
+    ``(prob_map, thresh_map, prob_mask, thresh_mask, seconds)``. ``maps`` is
+    an optional tuple of float32 (H, W) arrays to draw into, as the collate
+    draws into reused batch buffers; zeroing them is timed.
     """
     _, height, width = sample["image"].shape
+    count = 2 if params.profile == BASELINE else 4
     if maps is None:
-        maps = (np.empty((height, width), dtype=np.float32), np.empty((height, width), dtype=np.float32))
-    prob_map, thresh_map = maps
+        maps = tuple(np.empty((height, width), dtype=np.float32) for _ in range(count))
 
     start = time.perf_counter()
-    prob_map.fill(0.0)
-    thresh_map.fill(0.0)
-    prepared = prepare_polygons(sample["polygons"], 0, sample.get("image_filename"))
-    draw_targets_into(prepared, prob_map, thresh_map, params, path)
-    return prob_map, thresh_map, time.perf_counter() - start
+    for array in maps:
+        array.fill(0.0)
+    if count == 2:
+        prepared = prepare_polygons(sample["polygons"], 0, sample.get("image_filename"))
+        draw_targets_into(prepared, maps[0], maps[1], params, path)
+    else:
+        maps[2].fill(1.0)
+        draw_profile_targets(sample["polygons"], sample.get("ignore_tags"), *maps, params, path, 0,
+                             sample.get("image_filename"))
+    return (*maps, time.perf_counter() - start)
 
 
 def first_difference(expected, actual):
@@ -90,7 +98,8 @@ def first_difference(expected, actual):
 
 def check_equal(sample, reference_maps, fast_maps):
     """Raise ``TargetMismatch`` naming the file and pixel where the paths differ."""
-    for name, expected, actual in zip(("prob_map", "thresh_map"), reference_maps, fast_maps):
+    names = ("prob_map", "thresh_map", "prob_mask", "thresh_mask")
+    for name, expected, actual in zip(names, reference_maps, fast_maps):
         pixel = first_difference(expected, actual)
         if pixel is not None:
             row, column = pixel
@@ -123,22 +132,23 @@ def run_bench(samples, params=None, batch_size=16, repeat=5, progress=True):
     reference_times = []
     fast_times = []
     for sample in tqdm(samples, desc="per image", unit="image", disable=not progress):
-        prob_map, thresh_map, seconds = build_maps(sample, params, REFERENCE)
+        *reference_maps, seconds = build_maps(sample, params, REFERENCE)
         reference_times.append(seconds)
 
         # Fresh 640x640 maps cost about 1 ms of page faults per image here.
         # The collate avoids them by reusing batch buffers, so the fast path
         # is timed into arrays reused across its runs.
-        maps = (np.empty_like(prob_map), np.empty_like(thresh_map))
-        runs = [build_maps(sample, params, FAST, maps)[2] for _ in range(repeat)]
-        check_equal(sample, (prob_map, thresh_map), maps)
+        maps = tuple(np.empty_like(array) for array in reference_maps)
+        runs = [build_maps(sample, params, FAST, maps)[-1] for _ in range(repeat)]
+        check_equal(sample, reference_maps, maps)
         fast_times.append(statistics.median(runs))
 
     batches = [samples[i:i + batch_size] for i in range(0, len(samples), batch_size)]
     batch_times = {}
     for path, reference in ((REFERENCE, True), (FAST, False)):
         collate = FastDBCollateFN(params.shrink_ratio, params.thresh_min, params.thresh_max,
-                                  reference=reference, corrected_edges=params.corrected_edges)
+                                  reference=reference, corrected_edges=params.corrected_edges,
+                                  profile=params.profile)
         times = []
         rounds = 1 if reference else repeat
         for batch in tqdm(batches * rounds, desc=f"{path} batches", unit="batch", disable=not progress):

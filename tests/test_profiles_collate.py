@@ -1,5 +1,6 @@
-"""The profile setting: validation, errors on bad ignore tags, and batches from DataLoader workers."""
+"""The profile setting: validation, bad ignore tags, DataLoader batches and the bench command."""
 
+import shutil
 import subprocess
 import sys
 
@@ -9,6 +10,9 @@ import torch
 from torch.utils.data import DataLoader, Dataset
 
 from fastcollate import FastDBCollateFN, TargetParams, make_db_targets
+from fastcollate.benchmark import TargetMismatch, check_equal
+from fastcollate.cli import main
+from fastcollate.data import sample_dirs
 from fastcollate.profiles import prepare_float_polygons
 from test_profiles_equal import jittered_page
 
@@ -128,8 +132,8 @@ def test_dataloader_workers_profile(profile):
             sample = dataset[batch_index * BATCH_SIZE + offset]
             expected = make_db_targets(sample["polygons"], (SIZE, SIZE), reference=True, profile=profile,
                                        ignore_tags=sample["ignore_tags"])
-            for key, wanted in zip(("prob_maps", "thresh_maps", "prob_masks", "thresh_masks"), expected):
-                assert np.array_equal(batch[key][offset, 0].numpy(), wanted), (key, offset)
+            for key, expected_map in zip(("prob_maps", "thresh_maps", "prob_masks", "thresh_masks"), expected):
+                assert np.array_equal(batch[key][offset, 0].numpy(), expected_map), (key, offset)
 
 
 def test_unusable_polygons_skipped_with_their_tags():
@@ -185,3 +189,26 @@ def test_fast_path_needs_no_shapely():
 
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "ok"
+
+
+@pytest.mark.parametrize("profile", ["mhliao", "paddleocr"])
+def test_bench_command_profile(profile, tmp_path, capsys):
+    sroie = sample_dirs()[1]
+    for name in ("X51005433492", "X51005442397"):
+        shutil.copy(sroie / f"{name}.jpg", tmp_path)
+        shutil.copy(sroie / f"{name}.txt", tmp_path)
+
+    status = main(["bench", "--data", str(tmp_path), "--repeat", "1", "--batch", "2", "--size", "320",
+                   "--no-progress", "--profile", profile])
+
+    assert status == 0
+    assert "identical on every image" in capsys.readouterr().out
+
+
+def test_bench_mask_mismatch_named():
+    expected = np.zeros((4, 4), dtype=np.float32)
+    actual = expected.copy()
+    actual[1, 2] = 1.0
+
+    with pytest.raises(TargetMismatch, match="thresh_mask differs at row 1, column 2"):
+        check_equal({"image_filename": "a.jpg"}, (expected,) * 4, (expected, expected, expected, actual))

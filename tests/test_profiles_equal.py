@@ -180,5 +180,5 @@ def test_make_db_targets_profile(profile, reference):
     expected, _ = run_profile(profile, polygons, ignore_tags, (256, 256), params, reference)
 
     assert len(outputs) == 4
-    for name, output, wanted in zip(OUTPUT_NAMES, outputs, expected):
-        assert np.array_equal(output, wanted), name
+    for name, output, expected_map in zip(OUTPUT_NAMES, outputs, expected):
+        assert np.array_equal(output, expected_map), name

@@ -34,6 +34,10 @@ def add_parser(subparsers):
                              "(default: 5). The reference path runs once")
     parser.add_argument("--shrink-ratio", type=float, default=0.4,
                         help="shrink ratio r of D = area * (1 - r**2) / perimeter (default: 0.4)")
+    parser.add_argument("--profile", choices=("baseline", "mhliao", "paddleocr"), default="baseline",
+                        help="target semantics: the classic collate (baseline), the original DB "
+                             "code (mhliao) or PaddleOCR (paddleocr); the last two also build and "
+                             "compare the masks (default: baseline)")
     parser.add_argument("--no-progress", action="store_true", help="hide the progress bars")
     return parser
 
@@ -52,7 +56,7 @@ def run(args):
                                     image_size=args.image_size, image_dir=args.image_dir))
 
     try:
-        params = TargetParams(shrink_ratio=args.shrink_ratio)
+        params = TargetParams(shrink_ratio=args.shrink_ratio, profile=args.profile)
         result = run_bench(samples, params, batch_size=args.batch, repeat=args.repeat,
                            progress=not args.no_progress)
     except TargetMismatch as error:
