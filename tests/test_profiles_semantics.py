@@ -141,3 +141,14 @@ def test_params_profile_used_by_default():
     outputs = make_db_targets([WORD], SIZE, params)
 
     assert len(outputs) == 4
+
+
+def test_paddleocr_ratio_one_by_rounding():
+    """np.arange(1/3, 1, 1/3) ends at 1.0, where D is 0 and the split shrink becomes the polygon."""
+    params = TargetParams(shrink_ratio=1 / 3, profile="paddleocr")
+
+    outputs = assert_profile_paths_equal("paddleocr", [dumbbell(10, 10)], SIZE, params=params)
+
+    prob_map = outputs[0][0]
+    assert np.arange(1 / 3, 1, 1 / 3)[-1] == 1.0
+    assert prob_map[25, 45] == 1.0
