@@ -89,7 +89,7 @@ def test_integer_page(profile):
 
 @pytest.mark.parametrize("profile", MASKED_PROFILES)
 def test_page_crossing_border(profile):
-    """Shifted pages put words across every side; the profiles differ in clamping them."""
+    """Shifted pages put words across every side, where the profiles differ in clamping."""
     polygons, ignore_tags = jittered_page(3, 256, 60)
     shifted = [polygon + offset for polygon in polygons for offset in ((-40.5, 0), (0, -40.5), (60.25, 60.25))]
     tags = ignore_tags * 3

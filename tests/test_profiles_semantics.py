@@ -11,7 +11,7 @@ WORD = np.array([[20.5, 30.25], [80.75, 30.0], [80.5, 50.5], [20.25, 50.75]])
 
 
 def dumbbell(x, y, lobe=30.0, neck=4.0, gap=20.0):
-    """Return two lobes joined by a neck; its shrink splits at ratios 0.4 and 0.8."""
+    """Return two lobes joined by a neck, whose shrink splits at ratios 0.4 and 0.8."""
     half = (lobe - neck) / 2
     vertices = [
         [0, 0], [lobe, 0], [lobe, half], [lobe + gap, half], [lobe + gap, 0], [2 * lobe + gap, 0],
@@ -91,7 +91,7 @@ def test_split_shrink_baseline_fills_all_pieces():
 
 
 def test_border_clamping_differs():
-    """mhliao clamps a word that leaves the image before its border; PaddleOCR does not."""
+    """mhliao clamps a word that leaves the image before its border, but PaddleOCR does not."""
     crossing = WORD - [40.0, 0.0]
 
     _, mhliao_thresh, *_ = targets("mhliao", [crossing])
@@ -103,7 +103,7 @@ def test_border_clamping_differs():
 
 @pytest.mark.parametrize("profile", ["mhliao", "paddleocr"])
 def test_outside_word_is_skipped(profile):
-    """A word entirely outside the image draws nothing; the sources would raise here."""
+    """A word entirely outside the image draws nothing. The sources would raise here."""
     outside = WORD + [0.0, 400.0]
 
     assert_profile_paths_equal(profile, [outside, WORD], SIZE)
