@@ -1,8 +1,9 @@
-"""The profile setting: validation, bad ignore tags, DataLoader batches and the bench command."""
+"""The profile setting: validation, bad ignore tags, DataLoader batches, presets and commands."""
 
 import shutil
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -172,6 +173,8 @@ sys.modules["cv2"] = None
 import subprocess
 import sys
 
+from pathlib import Path
+
 import numpy as np
 from fastcollate import make_db_targets
 word = np.array([[20.5, 30.25], [80.75, 30.0], [80.5, 50.5], [20.25, 50.75]])
@@ -212,3 +215,34 @@ def test_bench_mask_mismatch_named():
 
     with pytest.raises(TargetMismatch, match="thresh_mask differs at row 1, column 2"):
         check_equal({"image_filename": "a.jpg"}, (expected,) * 4, (expected, expected, expected, actual))
+
+
+CONFIGS = Path(__file__).resolve().parents[1] / "configs"
+
+
+@pytest.mark.parametrize("profile", ["mhliao", "paddleocr"])
+def test_profile_preset(profile):
+    yaml = pytest.importorskip("yaml")
+    config = yaml.safe_load((CONFIGS / f"{profile}_collate.yaml").read_text())
+    options = {key: value for key, value in config.items() if key != "_target_"}
+
+    collate = FastDBCollateFN(**options)
+
+    assert config["_target_"] == "fastcollate.FastDBCollateFN"
+    assert collate.params.profile == profile
+    assert collate.shrink_ratio == 0.4
+
+
+def test_render_draws_masks(tmp_path):
+    """The render command draws the two masks of a profile preset as extra panels."""
+    cv2 = pytest.importorskip("cv2")
+    arguments = ["render", "--data", str(sample_dirs()[0]), "--size", "48", "--limit", "1", "--no-progress"]
+
+    assert main(arguments + ["--out", str(tmp_path / "baseline")]) == 0
+    assert main(arguments + ["--out", str(tmp_path / "mhliao"), "--collate-config",
+                             str(CONFIGS / "mhliao_collate.yaml")]) == 0
+
+    baseline = cv2.imread(str(next((tmp_path / "baseline").glob("*.png"))))
+    masked = cv2.imread(str(next((tmp_path / "mhliao").glob("*.png"))))
+    assert masked.shape[0] == baseline.shape[0]
+    assert masked.shape[1] > baseline.shape[1]
