@@ -62,9 +62,14 @@ def test_corrected_edges_only_for_baseline():
         TargetParams(corrected_edges=True, profile="mhliao")
 
 
-def test_paddleocr_rejects_zero_shrink_ratio():
-    with pytest.raises(ValueError, match="needs shrink_ratio > 0"):
-        TargetParams(shrink_ratio=0.0, profile="paddleocr")
+@pytest.mark.parametrize("shrink_ratio", [0.0, 1e-9, 0.009])
+def test_paddleocr_rejects_tiny_shrink_ratio(shrink_ratio):
+    with pytest.raises(ValueError, match=r"needs shrink_ratio >= 0.01, .* got shrink_ratio="):
+        TargetParams(shrink_ratio=shrink_ratio, profile="paddleocr")
+
+
+def test_paddleocr_accepts_min_shrink_ratio():
+    assert TargetParams(shrink_ratio=0.01, profile="paddleocr").shrink_ratio == 0.01
 
 
 @pytest.mark.parametrize(

@@ -15,6 +15,8 @@ MHLIAO = "mhliao"
 PADDLEOCR = "paddleocr"
 PROFILES = (BASELINE, MHLIAO, PADDLEOCR)
 MASKED_PROFILES = (MHLIAO, PADDLEOCR)
+# Allows at most 99 retry ratios per polygon. PaddleOCR's configs use 0.4.
+MIN_PADDLEOCR_SHRINK_RATIO = 0.01
 
 __all__ = [
     "BASELINE", "MASKED_PROFILES", "MHLIAO", "PADDLEOCR", "PROFILES",
@@ -67,10 +69,13 @@ def check_profile_params(profile, shrink_ratio, corrected_edges):
             f"corrected_edges applies only to the 'baseline' profile, got profile={profile!r}; "
             "set corrected_edges=False"
         )
-    if profile == PADDLEOCR and shrink_ratio == 0.0:
+    # PaddleOCR tries up to ceil((1 - r) / r) shrink ratios per polygon. A
+    # tiny ratio would make that list, and every polygon's retries, huge.
+    if profile == PADDLEOCR and shrink_ratio < MIN_PADDLEOCR_SHRINK_RATIO:
         raise ValueError(
-            "the 'paddleocr' profile needs shrink_ratio > 0, because it tries the ratios "
-            "np.arange(shrink_ratio, 1, shrink_ratio); got shrink_ratio=0.0"
+            f"the 'paddleocr' profile needs shrink_ratio >= {MIN_PADDLEOCR_SHRINK_RATIO}, because it "
+            "retries the shrink with each ratio of np.arange(shrink_ratio, 1, shrink_ratio); "
+            f"got shrink_ratio={shrink_ratio!r}"
         )
 
 
