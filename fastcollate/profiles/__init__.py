@@ -15,7 +15,7 @@ MHLIAO = "mhliao"
 PADDLEOCR = "paddleocr"
 PROFILES = (BASELINE, MHLIAO, PADDLEOCR)
 MASKED_PROFILES = (MHLIAO, PADDLEOCR)
-# Allows at most 99 retry ratios per polygon. PaddleOCR's configs use 0.4.
+# Allows at most 99 retry ratios per polygon.
 MIN_PADDLEOCR_SHRINK_RATIO = 0.01
 
 __all__ = [

@@ -123,6 +123,9 @@ def draw_border_map(polygon, canvas, mask, distance, skipped):
     xs = np.broadcast_to(np.linspace(0, width - 1, num=width).reshape(1, width), (height, width))
     ys = np.broadcast_to(np.linspace(0, height - 1, num=height).reshape(height, 1), (height, width))
 
+    # NOTE: like the source, this computes the whole dilated box, so a
+    # paddleocr polygon reaching far beyond the image costs memory in
+    # proportion to its box. The fast path computes only the visible part.
     distance_map = np.zeros((polygon.shape[0], height, width), dtype=np.float32)
     for i in range(polygon.shape[0]):
         j = (i + 1) % polygon.shape[0]
