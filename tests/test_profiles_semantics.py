@@ -152,3 +152,13 @@ def test_paddleocr_ratio_one_by_rounding():
     prob_map = outputs[0][0]
     assert np.arange(1 / 3, 1, 1 / 3)[-1] == 1.0
     assert prob_map[25, 45] == 1.0
+
+
+@pytest.mark.parametrize("profile", ["mhliao", "paddleocr"])
+def test_long_word_beyond_image(profile):
+    """A word reaching thousands of pixels past the image agrees on both paths."""
+    long_word = np.array([[-2000.25, 40.5], [3000.75, 41.0], [3000.5, 60.25], [-2000.5, 59.75]])
+
+    outputs, _ = assert_profile_paths_equal(profile, [long_word, WORD], SIZE)
+
+    assert outputs[0][50, 64] == 1.0
