@@ -251,3 +251,8 @@ def test_render_draws_masks(tmp_path):
     masked = cv2.imread(str(next((tmp_path / "mhliao").glob("*.png"))))
     assert masked.shape[0] == baseline.shape[0]
     assert masked.shape[1] > baseline.shape[1]
+
+
+def test_cache_rejected_with_masked_profile():
+    with pytest.raises(ValueError, match="cache works only with the 'baseline' profile, got profile='mhliao'"):
+        FastDBCollateFN(profile="mhliao", cache={})
