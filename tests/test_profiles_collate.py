@@ -256,3 +256,19 @@ def test_render_draws_masks(tmp_path):
 def test_cache_rejected_with_masked_profile():
     with pytest.raises(ValueError, match="cache works only with the 'baseline' profile, got profile='mhliao'"):
         FastDBCollateFN(profile="mhliao", cache={})
+
+
+def test_reused_buffers_reset_masks():
+    """A second batch into reused buffers starts from fresh masks."""
+    dataset = JitteredPages(4)
+    collate = FastDBCollateFN(profile="mhliao")
+    first = collate([dataset[0], dataset[1]])
+    del first
+
+    second = collate([dataset[2], dataset[3]])
+
+    for offset, sample in enumerate((dataset[2], dataset[3])):
+        expected = make_db_targets(sample["polygons"], (SIZE, SIZE), reference=False, profile="mhliao",
+                                   ignore_tags=sample["ignore_tags"])
+        assert np.array_equal(second["prob_masks"][offset, 0].numpy(), expected[2])
+        assert np.array_equal(second["thresh_masks"][offset, 0].numpy(), expected[3])
