@@ -1,6 +1,7 @@
 """``FastDBCollateFN``: the DataLoader collate that builds DBNet targets."""
 
 from collections import OrderedDict
+from types import SimpleNamespace
 
 import numpy as np
 import torch
@@ -8,6 +9,7 @@ import torch
 from fastcollate.buffers import BufferPool, new_batch_tensor
 from fastcollate.cache import TargetCache
 from fastcollate.polygons import SKIP_LOG, describe_sample, prepare_polygons
+from fastcollate.profiling import CollateProfiler, collect_stats
 from fastcollate.targets import TargetParams, draw_targets_into, resolve_path
 
 # Sample keys the batch already carries under its own names. Any other key
@@ -43,6 +45,10 @@ class FastDBCollateFN:
         Memoize each image's maps, for fixed transforms such as validation;
         a dict contains :class:`fastcollate.TargetCache` keyword arguments, as
         a YAML preset gives them. None (the default) builds every map afresh.
+    profile : bool, default False
+        Time each stage and count images, polygons, skips and peak memory in
+        every process that runs the collate; read them with
+        :meth:`profiling_stats`. See :mod:`fastcollate.profiling`.
 
     Notes
     -----
@@ -55,12 +61,14 @@ class FastDBCollateFN:
     """
 
     def __init__(self, shrink_ratio=0.4, thresh_min=0.3, thresh_max=0.7, *, reference=None,
-                 corrected_edges=False, inference_mode=False, reuse_buffers=True, cache=None):
+                 corrected_edges=False, inference_mode=False, reuse_buffers=True, cache=None,
+                 profile=False):
         self.params = TargetParams(shrink_ratio, thresh_min, thresh_max, corrected_edges)
         self.cache = TargetCache.from_config(cache)
         self.reference = reference
         self.inference_mode = inference_mode
         self.buffers = BufferPool() if reuse_buffers else None
+        self.profiler = CollateProfiler() if profile else None
 
     @property
     def shrink_ratio(self):
@@ -86,8 +94,26 @@ class FastDBCollateFN:
             return new_batch_tensor(shape, dtype)
         return self.buffers.tensor(shape, dtype)
 
+    def profiling_stats(self, reset=False):
+        """Return stage times and counts summed over all processes; see :func:`fastcollate.collect_stats`."""
+        return collect_stats(self, reset=reset)
+
+    def reset_profiling_stats(self):
+        """Set the profiling times and counts back to 0 in all processes."""
+        self.profiling_stats(reset=True)
+
     def __call__(self, batch):
-        images = stack_images(batch, self.new_tensor)
+        if self.profiler is None:
+            return self.collate(batch, PLAIN_STEPS)
+        with self.profiler.batch() as steps:
+            return self.collate(batch, steps)
+
+    def collate(self, batch, steps):
+        """Build the batch, calling ``steps`` for the timed steps (plain or profiled)."""
+        # NOTE: a target cache should wrap its lookup and store in
+        # steps.stage("cache") and call steps.count_cache(hits, misses)
+        # when steps is a fastcollate.profiling.BatchSteps.
+        images = steps.stack_images(batch, self.new_tensor)
         filenames = [sample.get("image_filename") for sample in batch]
         collated = OrderedDict(
             images=images,
@@ -115,8 +141,8 @@ class FastDBCollateFN:
                         "every training sample needs a list of polygons (set inference_mode=True "
                         "to collate images only)"
                     )
-                prepared = prepare_polygons(sample["polygons"], index, filenames[index])
-                draw = draw_targets_into if self.cache is None else self.cache.draw_into
+                prepared = steps.prepare_polygons(sample["polygons"], index, filenames[index])
+                draw = steps.draw_targets_into if self.cache is None else self.cache.draw_into
                 skipped = draw(
                     prepared, prob_maps[index, 0].numpy(), thresh_maps[index, 0].numpy(),
                     self.params, path,
@@ -166,3 +192,11 @@ def stack_images(batch, new_tensor):
     for index, image in enumerate(images):
         np.copyto(destination[index], image.numpy())
     return stacked
+
+
+# The steps the collate calls with profiling off: the plain functions.
+PLAIN_STEPS = SimpleNamespace(
+    stack_images=stack_images,
+    prepare_polygons=prepare_polygons,
+    draw_targets_into=draw_targets_into,
+)
