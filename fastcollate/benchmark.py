@@ -2,13 +2,14 @@
 
 import statistics
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 from tqdm import tqdm
 
 from fastcollate.collate import FastDBCollateFN
 from fastcollate.polygons import prepare_polygons
+from fastcollate.regression import make_case
 from fastcollate.targets import FAST, REFERENCE, TargetParams, draw_targets_into
 
 
@@ -35,6 +36,8 @@ class BenchResult:
     fast_batch: float
     batch_size: int
     compile_seconds: float
+    profiled_batch: float | None = None
+    profile: dict | None = field(default=None, repr=False)
 
     @property
     def image_speedup(self):
@@ -100,13 +103,15 @@ def check_equal(sample, reference_maps, fast_maps):
             )
 
 
-def run_bench(samples, params=None, batch_size=16, repeat=5, progress=True):
+def run_bench(samples, params=None, batch_size=16, repeat=5, progress=True, profile=False):
     """Build targets for ``samples`` on both paths, check them and time them.
 
     Every sample is built once on the reference path and ``repeat`` times on
     the fast path; the per-image times are medians over samples. Batches of
     ``batch_size`` are then collated with ``FastDBCollateFN`` on both paths.
-    Compilation is timed separately, before any measurement.
+    Compilation is timed separately, before any measurement. With
+    ``profile``, the fast batches run ``repeat`` more times with
+    ``profile=True``, which fills ``profiled_batch`` and ``profile``.
 
     Raises
     ------
@@ -148,6 +153,20 @@ def run_bench(samples, params=None, batch_size=16, repeat=5, progress=True):
             times.append((time.perf_counter() - start) * batch_size / len(batch))
         batch_times[path] = statistics.median(times)
 
+    profiled_batch = stats = None
+    if profile:
+        collate = FastDBCollateFN(params.shrink_ratio, params.thresh_min, params.thresh_max,
+                                  reference=False, corrected_edges=params.corrected_edges,
+                                  profile=True)
+        times = []
+        for batch in tqdm(batches * repeat, desc="profiled batches", unit="batch",
+                          disable=not progress):
+            start = time.perf_counter()
+            collate(batch)
+            times.append((time.perf_counter() - start) * batch_size / len(batch))
+        profiled_batch = statistics.median(times)
+        stats = collate.profiling_stats()
+
     return BenchResult(
         images=len(samples),
         polygons=sum(len(sample["polygons"]) for sample in samples),
@@ -159,7 +178,17 @@ def run_bench(samples, params=None, batch_size=16, repeat=5, progress=True):
         fast_batch=batch_times[FAST],
         batch_size=batch_size,
         compile_seconds=compile_seconds,
+        profiled_batch=profiled_batch,
+        profile=stats,
     )
+
+
+def result_cases(result, size):
+    """Return the regression cases of one run at one image size; see :mod:`fastcollate.regression`."""
+    return [
+        make_case(f"image {size}", result.reference_total, result.fast_total, size, "image"),
+        make_case(f"batch {size}", result.reference_batch, result.fast_batch, size, "batch"),
+    ]
 
 
 def format_result(result, size):
@@ -177,4 +206,6 @@ def format_result(result, size):
         f"{f'batch of {result.batch_size}, median ms':24}{result.reference_batch * 1e3:12.1f}"
         f"{result.fast_batch * 1e3:12.1f}{result.batch_speedup:9.1f}x",
     ]
+    if result.profiled_batch is not None:
+        lines.append(f"{'profiled batch, median ms':24}{'':12}{result.profiled_batch * 1e3:12.1f}")
     return "\n".join(lines)
