@@ -55,6 +55,10 @@ def write_report(source, output_dir, plots=True):
 
     if stats is not None and stats.get("batches"):
         lines += stats_lines(stats)
+        profile_size = (bench or {}).get("settings", {}).get("profile_size")
+        if profile_size:
+            lines += ["", f"The stage profile is of the fast path's batches at {profile_size} x "
+                          f"{profile_size} px."]
         if plots:
             plot_stages(stats, output_dir / STAGES_PLOT)
             lines += ["", f"![Collate time by stage]({STAGES_PLOT})"]

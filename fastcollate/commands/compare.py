@@ -33,6 +33,9 @@ def add_parser(subparsers):
     )
     parser.add_argument("baseline", metavar="BASELINE", help="stored benchmark result (JSON)")
     parser.add_argument("current", metavar="CURRENT", help="new benchmark result (JSON)")
+    parser.add_argument("--case", metavar="NAME", action="append",
+                        help="check only this baseline case, e.g. 'image 640'; repeat for "
+                             "several (default: every case in BASELINE)")
     parser.add_argument("--tolerance", type=fraction, default=DEFAULT_TOLERANCE,
                         help="largest accepted drop of a speedup, as a fraction of the baseline "
                              f"speedup, e.g. 0.1 or 10%% (default: {DEFAULT_TOLERANCE})")
@@ -42,8 +45,15 @@ def add_parser(subparsers):
 def run(args):
     from fastcollate.regression import compare_results, load_bench
 
-    comparisons = compare_results(load_bench(args.baseline), load_bench(args.current),
-                                  args.tolerance)
+    baseline = load_bench(args.baseline)
+    if args.case:
+        missing = [name for name in args.case if name not in baseline]
+        if missing:
+            raise ValueError(f"{args.baseline}: no case {', '.join(map(repr, missing))}; "
+                             f"its cases are {', '.join(map(repr, baseline))}")
+        baseline = {name: baseline[name] for name in args.case}
+
+    comparisons = compare_results(baseline, load_bench(args.current), args.tolerance)
     for comparison in comparisons:
         print(comparison.describe())
 
