@@ -180,14 +180,14 @@ class CollateProfiler:
 def summarize(values):
     """Turn raw counter values into the statistics dict.
 
-    Returns a dict with ``batches``, ``images``, ``polygons``,
-    ``collate_ms`` and ``collate_ms_per_batch``; ``stages``, which maps
+    The dict has the counts ``batches``, ``images`` and ``polygons``, and
+    the times ``collate_ms`` and ``collate_ms_per_batch``. ``stages`` maps
     each stage to ``total_ms``, ``ms_per_batch`` and ``percent`` of the
-    collate time (``other`` is the rest: zeroing maps, output dict, timer
-    overhead); ``skipped`` by reason; ``cache`` with ``hits``, ``misses`` and
-    ``hit_rate`` (None before any lookup); ``peak_rss_bytes``, the maximum
-    over the processes that collated; and ``images_per_second`` of collate
-    time, which is per collating process.
+    collate time, with ``other`` for the rest: zeroing maps, the output dict
+    and the timers. ``skipped`` counts polygons by reason. ``cache`` has
+    ``hits``, ``misses`` and ``hit_rate``, which is None before any lookup.
+    ``peak_rss_bytes`` is the maximum over the processes that collated, and
+    ``images_per_second`` is per collating process.
     """
     batches = int(values["batches"])
     collate_ms = values["collate_seconds"] * 1e3
