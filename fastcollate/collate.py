@@ -1,7 +1,7 @@
 """``FastDBCollateFN``: the DataLoader collate that builds DBNet targets."""
 
 from collections import OrderedDict
-from types import SimpleNamespace
+from contextlib import nullcontext
 
 import numpy as np
 import torch
@@ -60,6 +60,9 @@ class FastDBCollateFN:
     (float32, (B, 1, H, W)), then any other sample keys as lists.
     """
 
+    # Collates pickled before profiling existed have no profiler attribute.
+    profiler = None
+
     def __init__(self, shrink_ratio=0.4, thresh_min=0.3, thresh_max=0.7, *, reference=None,
                  corrected_edges=False, inference_mode=False, reuse_buffers=True, cache=None,
                  profile=False):
@@ -86,7 +89,8 @@ class FastDBCollateFN:
         return (
             f"{type(self).__name__}(shrink_ratio={self.shrink_ratio}, thresh_min={self.thresh_min}, "
             f"thresh_max={self.thresh_max}, reference={self.reference}, "
-            f"corrected_edges={self.params.corrected_edges}, inference_mode={self.inference_mode})"
+            f"corrected_edges={self.params.corrected_edges}, inference_mode={self.inference_mode}, "
+            f"profile={self.profiler is not None})"
         )
 
     def new_tensor(self, shape, dtype):
@@ -104,15 +108,15 @@ class FastDBCollateFN:
 
     def __call__(self, batch):
         if self.profiler is None:
-            return self.collate(batch, PLAIN_STEPS)
+            return self._build_batch(batch, PLAIN_STEPS)
         with self.profiler.batch() as steps:
-            return self.collate(batch, steps)
+            return self._build_batch(batch, steps)
 
-    def collate(self, batch, steps):
+    def _build_batch(self, batch, steps):
         """Build the batch, calling ``steps`` for the timed steps (plain or profiled)."""
-        # NOTE: a target cache should wrap its lookup and store in
-        # steps.stage("cache") and call steps.count_cache(hits, misses)
-        # when steps is a fastcollate.profiling.BatchSteps.
+        # NOTE: the target cache is not timed yet. It should wrap its lookup
+        # and store in steps.stage("cache") and call
+        # steps.count_cache(hits, misses); both steps objects accept them.
         images = steps.stack_images(batch, self.new_tensor)
         filenames = [sample.get("image_filename") for sample in batch]
         collated = OrderedDict(
@@ -194,9 +198,27 @@ def stack_images(batch, new_tensor):
     return stacked
 
 
-# The steps the collate calls with profiling off: the plain functions.
-PLAIN_STEPS = SimpleNamespace(
-    stack_images=stack_images,
-    prepare_polygons=prepare_polygons,
-    draw_targets_into=draw_targets_into,
-)
+class PlainSteps:
+    """The collate steps with profiling off: this module's functions, and hooks that do nothing.
+
+    The functions are looked up at each call, so that tests can replace them
+    in this module.
+    """
+
+    def stack_images(self, batch, new_tensor):
+        return stack_images(batch, new_tensor)
+
+    def prepare_polygons(self, polygons, sample_index=0, filename=None):
+        return prepare_polygons(polygons, sample_index, filename)
+
+    def draw_targets_into(self, prepared, prob_map, thresh_map, params, path):
+        return draw_targets_into(prepared, prob_map, thresh_map, params, path)
+
+    def stage(self, name):
+        return nullcontext()
+
+    def count_cache(self, hits=0, misses=0):
+        pass
+
+
+PLAIN_STEPS = PlainSteps()

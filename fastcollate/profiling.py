@@ -8,8 +8,9 @@ The totals of a batch go into :class:`fastcollate.stats.SharedCounters` once,
 when the batch ends, so worker processes add to the same block as the main
 process and the trainer reads one sum.
 
-With profiling off the collate calls the plain functions: the only cost is
-one ``is None`` check per batch.
+With profiling off the collate calls ``fastcollate.collate.PLAIN_STEPS``,
+which forwards to the plain functions: one ``is None`` check per batch and
+two forwarding calls per image, none per polygon.
 """
 
 import json

@@ -1,6 +1,7 @@
 """Stage timers and counters of the collate: counts, bit-identical maps, worker processes."""
 
 import math
+import pickle
 
 import numpy as np
 import pytest
@@ -8,6 +9,7 @@ import torch
 from torch.utils.data import DataLoader
 
 from fastcollate import FastDBCollateFN, collect_stats
+from fastcollate.collate import PLAIN_STEPS
 from fastcollate.profiling import STAGES, BatchSteps, CollateProfiler
 from fastcollate.synthetic import make_batch
 
@@ -161,3 +163,21 @@ def test_stats_cross_worker_processes(method):
     assert stats["skipped"]["too_few_points"] == 8
     assert stats["stages"]["threshold"]["total_ms"] > 0
     assert stats["peak_rss_bytes"] > 0
+
+
+def test_plain_steps_accept_profiling_hooks():
+    with PLAIN_STEPS.stage("cache"):
+        PLAIN_STEPS.count_cache(hits=1, misses=1)
+    assert FastDBCollateFN().profiler is None
+
+
+def test_collate_pickled_without_profiler_attribute():
+    collate = FastDBCollateFN()
+    state = pickle.loads(pickle.dumps(collate)).__dict__
+    del state["profiler"]
+    restored = FastDBCollateFN.__new__(FastDBCollateFN)
+    restored.__dict__.update(state)
+
+    batch = restored(batch_with_three_degenerate())
+    assert restored.profiler is None
+    assert batch["prob_maps"].shape == (2, 1, SIZE, SIZE)
