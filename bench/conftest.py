@@ -92,8 +92,10 @@ def pytest_terminal_summary(terminalreporter, config):
     overhead = _extra_sections.get("profiling_overhead")
     if overhead:
         terminalreporter.write_line(
-            f"profiling on against off, batch of 16 at 640: {overhead['percent']:+.2f}% "
-            f"(median of {overhead['pairs']} interleaved pairs)"
+            f"profiling on against off, batch of 16 at 640, median of {overhead['pairs']} "
+            f"interleaved pairs: wall time {overhead['percent']:+.2f}%, "
+            f"CPU time {overhead['cpu']['percent']:+.2f}%; ratio of minima: wall "
+            f"{overhead['min_ratio']:.4f}, CPU {overhead['cpu']['min_ratio']:.4f}"
         )
 
     path = config.getoption("--ratio-json")
