@@ -63,7 +63,7 @@ def write_report(source, output_dir, plots=True):
             plot_stages(stats, output_dir / STAGES_PLOT)
             lines += ["", f"![Collate time by stage]({STAGES_PLOT})"]
     else:
-        lines += ["", "No collate statistics in this file, so there is no stage breakdown."]
+        lines += ["", "This file has no profiled batches, so there is no stage breakdown."]
 
     if bench is not None:
         lines += speedup_lines(bench["cases"])
