@@ -26,9 +26,10 @@ def add_parser(subparsers):
         description=(
             "Compare the speedup (reference time / fast time, both measured in the same run) "
             "of every case in BASELINE with the same case in CURRENT. Both files are written "
-            "by `fastcollate bench --json`. Exits with status 1, naming each case, if a "
-            "speedup is more than the tolerance below its baseline or a baseline case is "
-            "missing; status 2 if a file cannot be read."
+            "by `fastcollate bench --json` or `pytest bench/ --ratio-json`. Exits with status 1, "
+            "naming each case, if a speedup is more than the tolerance below its baseline or a "
+            "baseline case is missing, and with status 2 if a file cannot be read or a --case "
+            "is not in BASELINE."
         ),
     )
     parser.add_argument("baseline", metavar="BASELINE", help="stored benchmark result (JSON)")
@@ -36,7 +37,7 @@ def add_parser(subparsers):
     parser.add_argument("--case", metavar="NAME", action="append",
                         help="check only this baseline case, e.g. 'image 640'; repeat for "
                              "several (default: every case in BASELINE)")
-    parser.add_argument("--tolerance", type=fraction, default=DEFAULT_TOLERANCE,
+    parser.add_argument("--tolerance", type=fraction, default=DEFAULT_TOLERANCE, metavar="FRACTION",
                         help="largest accepted drop of a speedup, as a fraction of the baseline "
                              f"speedup, e.g. 0.1 or 10%% (default: {DEFAULT_TOLERANCE})")
     return parser
