@@ -64,15 +64,22 @@ class CollateStatsMonitor(Callback):
                 "training DataLoader; pass collate_fn=FastDBCollateFN(profile=True) to the "
                 "DataLoader or the collate to CollateStatsMonitor(collate=...)"
             )
-        self._previous = self.collate.profiler.counters.snapshot()
+        self._previous = self.collate.profiler.values(getattr(self.collate, "cache", None))
 
     def on_train_epoch_end(self, trainer, pl_module):
         if self._previous is None:
             return
-        current = self.collate.profiler.counters.snapshot()
+        current = self.collate.profiler.values(getattr(self.collate, "cache", None))
         delta = {name: value - self._previous[name] for name, value in current.items()}
         # The peak is a maximum, not a running sum.
         delta["peak_rss_bytes"] = current["peak_rss_bytes"]
+        # NOTE: the cache counts come from the cache's own counters. If
+        # another callback, such as TargetCacheSummary, resets them before
+        # this one runs, the epoch's counts are lost; list this callback first.
+        if current["cache_hits"] < self._previous["cache_hits"] or \
+                current["cache_misses"] < self._previous["cache_misses"]:
+            delta["cache_hits"] = current["cache_hits"]
+            delta["cache_misses"] = current["cache_misses"]
         self._previous = current
 
         self.last_metrics = epoch_metrics(summarize(delta), self.prefix)

@@ -33,10 +33,10 @@ from fastcollate.targets import REFERENCE, draw_targets_into
 logger = logging.getLogger(__name__)
 
 # Stages in the order a batch runs them. ``reference`` is the whole map
-# build on the reference path, which has no finer stages; ``cache`` is the
-# target cache's lookup and store.
+# build on the reference path, which has no finer stages. ``cache`` is the
+# whole ``TargetCache.draw_into`` call, which on a miss includes drawing.
 STAGES = ("stacking", "validation", "cache", "offset", "fill", "threshold", "reference")
-COUNTS = ("batches", "images", "polygons", "cache_hits", "cache_misses")
+COUNTS = ("batches", "images", "polygons")
 STATS_KIND = "fastcollate-stats"
 STATS_VERSION = 1
 
@@ -93,10 +93,6 @@ class BatchSteps:
         finally:
             self.add(**{key: time.perf_counter() - start})
 
-    def count_cache(self, hits=0, misses=0):
-        """Count target cache hits and misses."""
-        self.add(cache_hits=hits, cache_misses=misses)
-
     def stack_images(self, batch, new_tensor):
         # Imported here because fastcollate.collate imports this module.
         from fastcollate.collate import stack_images
@@ -109,6 +105,15 @@ class BatchSteps:
         prepared = prepare_polygons(polygons, sample_index, filename)
         self.add(validation_seconds=time.perf_counter() - start, polygons=len(polygons), images=1)
         return prepared
+
+    def draw_cached(self, cache, prepared, prob_map, thresh_map, params, path):
+        # NOTE: TargetCache.draw_into draws and encodes the maps itself on a
+        # miss, so those images count in the cache stage, not in offset,
+        # fill and threshold.
+        with self.stage("cache"):
+            skipped = cache.draw_into(prepared, prob_map, thresh_map, params, path)
+        self.add(**{f"skipped_{reason}": count for reason, count in skipped.items()})
+        return skipped
 
     def draw_targets_into(self, prepared, prob_map, thresh_map, params, path):
         if path == REFERENCE:
@@ -153,6 +158,9 @@ class CollateProfiler:
 
     def __init__(self):
         self.counters = SharedCounters(counter_names())
+        # Target cache hits and misses at the last reset, because the cache
+        # keeps its own counters and a profiling reset leaves them alone.
+        self.cache_offsets = (0, 0)
 
     @contextmanager
     def batch(self):
@@ -169,13 +177,35 @@ class CollateProfiler:
             self.counters.add(**steps.totals)
             self.counters.maximum(peak_rss_bytes=peak_rss_bytes())
 
-    def stats(self):
-        """Return the statistics so far as a JSON-ready dict; see :func:`summarize`."""
-        return summarize(self.counters.snapshot())
+    def values(self, cache=None):
+        """Return the raw counter values, with ``cache_hits`` and ``cache_misses`` since the last reset."""
+        values = self.counters.snapshot()
+        hits, misses = cache_totals(cache)
+        hits_offset, misses_offset = self.cache_offsets
+        # Totals below the offsets mean that the cache's own counters were
+        # reset since, and then they count from that reset.
+        if hits < hits_offset or misses < misses_offset:
+            hits_offset = misses_offset = 0
+        values["cache_hits"] = hits - hits_offset
+        values["cache_misses"] = misses - misses_offset
+        return values
 
-    def reset(self):
+    def stats(self, cache=None):
+        """Return the statistics so far as a JSON-ready dict; see :func:`summarize`."""
+        return summarize(self.values(cache))
+
+    def reset(self, cache=None):
         """Set every time and count back to 0, in all processes."""
         self.counters.reset()
+        self.cache_offsets = cache_totals(cache)
+
+
+def cache_totals(cache):
+    """Return ``(hits, misses)`` of a ``TargetCache`` over all processes, or zeros without one."""
+    if cache is None:
+        return (0, 0)
+    stats = cache.stats()
+    return (stats["hits"], stats["misses"])
 
 
 def summarize(values):
@@ -241,9 +271,10 @@ def collect_stats(collate, reset=False):
             f"{type(collate).__name__} has no profiler; build it with profile=True "
             "before creating the DataLoader"
         )
-    stats = profiler.stats()
+    cache = getattr(collate, "cache", None)
+    stats = profiler.stats(cache)
     if reset:
-        profiler.reset()
+        profiler.reset(cache)
     return stats
 
 

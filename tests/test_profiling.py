@@ -9,8 +9,8 @@ import torch
 from torch.utils.data import DataLoader
 
 from fastcollate import FastDBCollateFN, collect_stats
-from fastcollate.collate import PLAIN_STEPS
-from fastcollate.profiling import STAGES, BatchSteps, CollateProfiler
+from fastcollate.cache import TargetCache
+from fastcollate.profiling import STAGES, BatchSteps
 from fastcollate.synthetic import make_batch
 
 SIZE = 64
@@ -135,15 +135,36 @@ def test_unknown_stage_names_the_known_ones():
             pass
 
 
-def test_cache_hook_counts_hits_and_time():
-    profiler = CollateProfiler()
-    with profiler.batch() as steps:
-        with steps.stage("cache"):
-            steps.count_cache(hits=3, misses=1)
+def test_cache_hits_and_stage_time():
+    batch = make_batch(11, 128, 12, 2)
+    plain = FastDBCollateFN()(batch)
+    collate = FastDBCollateFN(profile=True, cache=TargetCache())
 
-    stats = profiler.stats()
-    assert stats["cache"] == {"hits": 3, "misses": 1, "hit_rate": 0.75}
-    assert stats["stages"]["cache"]["total_ms"] > 0
+    collate(batch)
+    first = collate.profiling_stats(reset=True)
+    cached = collate(batch)
+    second = collate.profiling_stats()
+
+    assert first["cache"] == {"hits": 0, "misses": 2, "hit_rate": 0.0}
+    assert second["cache"] == {"hits": 2, "misses": 0, "hit_rate": 1.0}
+    assert second["stages"]["cache"]["total_ms"] > 0
+    assert second["stages"]["threshold"]["total_ms"] == 0
+    assert second["images"] == 2
+    for key in ("prob_maps", "thresh_maps"):
+        assert np.array_equal(cached[key].numpy(), plain[key].numpy()), key
+
+
+def test_cache_reset_elsewhere_keeps_counts_valid():
+    batch = make_batch(11, 128, 12, 2)
+    cache = TargetCache()
+    collate = FastDBCollateFN(profile=True, cache=cache)
+    collate(batch)
+    collate.reset_profiling_stats()
+    cache.reset_stats()
+
+    collate(batch)
+
+    assert collate.profiling_stats()["cache"] == {"hits": 2, "misses": 0, "hit_rate": 1.0}
 
 
 @pytest.mark.parametrize("method", ["fork", "spawn"])
@@ -163,12 +184,6 @@ def test_stats_cross_worker_processes(method):
     assert stats["skipped"]["too_few_points"] == 8
     assert stats["stages"]["threshold"]["total_ms"] > 0
     assert stats["peak_rss_bytes"] > 0
-
-
-def test_plain_steps_accept_profiling_hooks():
-    with PLAIN_STEPS.stage("cache"):
-        PLAIN_STEPS.count_cache(hits=1, misses=1)
-    assert FastDBCollateFN().profiler is None
 
 
 def test_collate_pickled_without_profiler_attribute():
