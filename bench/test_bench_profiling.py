@@ -31,7 +31,7 @@ def test_profiling_overhead(benchmark, collate_batch, record_section):
     """
     benchmark.group = "profiling overhead, batch of 16 at 640"
     plain = FastDBCollateFN()
-    profiled = FastDBCollateFN(profile=True)
+    profiled = FastDBCollateFN(profiling=True)
     plain(collate_batch)
     profiled(collate_batch)
 

@@ -37,7 +37,7 @@ class BenchResult:
     batch_size: int
     compile_seconds: float
     profiled_batch: float | None = None
-    profile: dict | None = field(default=None, repr=False)
+    stages: dict | None = field(default=None, repr=False)
 
     @property
     def image_speedup(self):
@@ -103,15 +103,15 @@ def check_equal(sample, reference_maps, fast_maps):
             )
 
 
-def run_bench(samples, params=None, batch_size=16, repeat=5, progress=True, profile=False):
+def run_bench(samples, params=None, batch_size=16, repeat=5, progress=True, profiling=False):
     """Build targets for ``samples`` on both paths, check them and time them.
 
     Every sample is built once on the reference path and ``repeat`` times on
     the fast path; the per-image times are medians over samples. Batches of
     ``batch_size`` are then collated with ``FastDBCollateFN`` on both paths.
     Compilation is timed separately, before any measurement. With
-    ``profile``, the fast batches run ``repeat`` more times with
-    ``profile=True``, which fills ``profiled_batch`` and ``profile``.
+    ``profiling``, the fast batches run ``repeat`` more times with
+    ``profiling=True``, which fills ``profiled_batch`` and ``stages``.
 
     Raises
     ------
@@ -154,10 +154,10 @@ def run_bench(samples, params=None, batch_size=16, repeat=5, progress=True, prof
         batch_times[path] = statistics.median(times)
 
     profiled_batch = stats = None
-    if profile:
+    if profiling:
         collate = FastDBCollateFN(params.shrink_ratio, params.thresh_min, params.thresh_max,
                                   reference=False, corrected_edges=params.corrected_edges,
-                                  profile=True)
+                                  profiling=True)
         # The split fill and threshold kernels load (or compile) on first
         # use, which would show up as fill and threshold time.
         collate(batches[0])
@@ -183,7 +183,7 @@ def run_bench(samples, params=None, batch_size=16, repeat=5, progress=True, prof
         batch_size=batch_size,
         compile_seconds=compile_seconds,
         profiled_batch=profiled_batch,
-        profile=stats,
+        stages=stats,
     )
 
 

@@ -44,7 +44,7 @@ class FastDBCollateFN:
         Memoize each image's maps, for fixed transforms such as validation;
         a dict contains :class:`fastcollate.TargetCache` keyword arguments, as
         a YAML preset gives them. None (the default) builds every map afresh.
-    profile : bool, default False
+    profiling : bool, default False
         Time each stage and count images, polygons, skips and peak memory in
         every process that runs the collate; read them with
         :meth:`profiling_stats`. See :mod:`fastcollate.profiling`.
@@ -64,13 +64,13 @@ class FastDBCollateFN:
 
     def __init__(self, shrink_ratio=0.4, thresh_min=0.3, thresh_max=0.7, *, reference=None,
                  corrected_edges=False, inference_mode=False, reuse_buffers=True, cache=None,
-                 profile=False):
+                 profiling=False):
         self.params = TargetParams(shrink_ratio, thresh_min, thresh_max, corrected_edges)
         self.cache = TargetCache.from_config(cache)
         self.reference = reference
         self.inference_mode = inference_mode
         self.buffers = BufferPool() if reuse_buffers else None
-        self.profiler = CollateProfiler() if profile else None
+        self.profiler = CollateProfiler() if profiling else None
 
     @property
     def shrink_ratio(self):
@@ -89,7 +89,7 @@ class FastDBCollateFN:
             f"{type(self).__name__}(shrink_ratio={self.shrink_ratio}, thresh_min={self.thresh_min}, "
             f"thresh_max={self.thresh_max}, reference={self.reference}, "
             f"corrected_edges={self.params.corrected_edges}, inference_mode={self.inference_mode}, "
-            f"profile={self.profiler is not None})"
+            f"profiling={self.profiler is not None})"
         )
 
     def new_tensor(self, shape, dtype):

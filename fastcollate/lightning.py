@@ -2,7 +2,7 @@
 
 Needs the ``lightning`` extra (``pip install fastcollate[lightning]``)::
 
-    collate = FastDBCollateFN(profile=True)
+    collate = FastDBCollateFN(profiling=True)
     loader = DataLoader(dataset, batch_size=16, num_workers=4, collate_fn=collate)
     trainer = lightning.Trainer(callbacks=[CollateStatsMonitor()])
     trainer.fit(model, loader)
@@ -37,7 +37,7 @@ class CollateStatsMonitor(Callback):
     ----------
     collate : FastDBCollateFN, optional
         The collate to read. Default: the first collate built with
-        ``profile=True`` among the trainer's training DataLoaders.
+        ``profiling=True`` among the trainer's training DataLoaders.
     prefix : str, default "fastcollate/"
         Prefix of every metric name.
 
@@ -60,8 +60,8 @@ class CollateStatsMonitor(Callback):
             self.collate = find_profiled_collate(trainer.train_dataloader)
         if getattr(self.collate, "profiler", None) is None:
             raise ValueError(
-                "CollateStatsMonitor found no FastDBCollateFN built with profile=True in the "
-                "training DataLoader; pass collate_fn=FastDBCollateFN(profile=True) to the "
+                "CollateStatsMonitor found no FastDBCollateFN built with profiling=True in the "
+                "training DataLoader; pass collate_fn=FastDBCollateFN(profiling=True) to the "
                 "DataLoader or the collate to CollateStatsMonitor(collate=...)"
             )
         self._previous = self.collate.profiler.values(getattr(self.collate, "cache", None))

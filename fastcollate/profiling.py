@@ -1,6 +1,6 @@
 """Stage timers and counters of the collate, summed across DataLoader workers.
 
-``FastDBCollateFN(profile=True)`` builds a :class:`CollateProfiler`. Each
+``FastDBCollateFN(profiling=True)`` builds a :class:`CollateProfiler`. Each
 batch gets a :class:`BatchSteps` object: the collate calls its steps
 (``stack_images``, ``prepare_polygons``, ``draw_targets_into``) in place of
 the plain functions, and the steps time themselves and count what they see.
@@ -263,12 +263,12 @@ def summarize(values):
 def collect_stats(collate, reset=False):
     """Return the profiling statistics of ``collate``, optionally resetting them after reading.
 
-    Raises ``ValueError`` if the collate was built without ``profile=True``.
+    Raises ``ValueError`` if the collate was built without ``profiling=True``.
     """
     profiler = getattr(collate, "profiler", None)
     if profiler is None:
         raise ValueError(
-            f"{type(collate).__name__} has no profiler; build it with profile=True "
+            f"{type(collate).__name__} has no profiler; build it with profiling=True "
             "before creating the DataLoader"
         )
     cache = getattr(collate, "cache", None)

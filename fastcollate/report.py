@@ -37,7 +37,7 @@ def write_report(source, output_dir, plots=True):
     if kind == STATS_KIND:
         stats, bench = document, None
     elif kind == BENCH_KIND:
-        stats, bench = document.get("profile"), document
+        stats, bench = document.get("stages"), document
     else:
         raise ValueError(
             f"{source}: expected collate statistics (kind {STATS_KIND!r}, from "
@@ -55,7 +55,7 @@ def write_report(source, output_dir, plots=True):
 
     if stats is not None and stats.get("batches"):
         lines += stats_lines(stats)
-        profile_size = (bench or {}).get("settings", {}).get("profile_size")
+        profile_size = (bench or {}).get("settings", {}).get("stages_size")
         if profile_size:
             lines += ["", f"The stage profile is of the fast path's batches at {profile_size} x "
                           f"{profile_size} px."]

@@ -70,7 +70,7 @@ def collate_metrics(records):
 def test_callback_logs_each_epoch_with_workers(tmp_path):
     samples = make_batch(7, 64, 5, BATCHES * BATCH_SIZE)
     # Workers start afresh each epoch, so the second epoch hits the spill files.
-    collate = FastDBCollateFN(profile=True, cache=TargetCache(spill_dir=tmp_path / "spill"))
+    collate = FastDBCollateFN(profiling=True, cache=TargetCache(spill_dir=tmp_path / "spill"))
     loader = DataLoader(samples, batch_size=BATCH_SIZE, num_workers=2, collate_fn=collate)
     recorder = RecordingLogger()
     monitor = CollateStatsMonitor()
@@ -110,5 +110,5 @@ def test_callback_without_profiled_collate(tmp_path):
         default_root_dir=tmp_path,
     )
 
-    with pytest.raises(ValueError, match="profile=True"):
+    with pytest.raises(ValueError, match="profiling=True"):
         trainer.fit(TinyDetector(), loader)

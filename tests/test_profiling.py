@@ -44,7 +44,7 @@ def batch_with_three_degenerate():
 
 
 def test_counts_on_known_batch():
-    collate = FastDBCollateFN(profile=True)
+    collate = FastDBCollateFN(profiling=True)
     collate(batch_with_three_degenerate())
 
     stats = collate.profiling_stats()
@@ -60,7 +60,7 @@ def test_counts_on_known_batch():
 
 
 def test_stage_times_on_fast_path():
-    collate = FastDBCollateFN(profile=True, reference=False)
+    collate = FastDBCollateFN(profiling=True, reference=False)
     for _ in range(2):
         collate(batch_with_three_degenerate())
 
@@ -76,7 +76,7 @@ def test_stage_times_on_fast_path():
 
 
 def test_reference_path_has_one_stage():
-    collate = FastDBCollateFN(profile=True, reference=True)
+    collate = FastDBCollateFN(profiling=True, reference=True)
     collate(batch_with_three_degenerate())
 
     stages = collate.profiling_stats()["stages"]
@@ -90,7 +90,7 @@ def test_reference_path_has_one_stage():
 def test_profiled_maps_equal_plain_and_reference(seed, size, words, corrected_edges):
     batch = make_batch(seed, size, words, 2)
     plain = FastDBCollateFN(reference=False, corrected_edges=corrected_edges)(batch)
-    profiled = FastDBCollateFN(reference=False, corrected_edges=corrected_edges, profile=True)(batch)
+    profiled = FastDBCollateFN(reference=False, corrected_edges=corrected_edges, profiling=True)(batch)
     reference = FastDBCollateFN(reference=True, corrected_edges=corrected_edges)(batch)
 
     for key in ("prob_maps", "thresh_maps"):
@@ -99,7 +99,7 @@ def test_profiled_maps_equal_plain_and_reference(seed, size, words, corrected_ed
 
 
 def test_reset_clears_every_counter():
-    collate = FastDBCollateFN(profile=True)
+    collate = FastDBCollateFN(profiling=True)
     collate(batch_with_three_degenerate())
 
     before = collate.profiling_stats(reset=True)
@@ -112,7 +112,7 @@ def test_reset_clears_every_counter():
 
 
 def test_failed_batch_is_counted():
-    collate = FastDBCollateFN(profile=True)
+    collate = FastDBCollateFN(profiling=True)
     batch = batch_with_three_degenerate()
     del batch[1]["polygons"]
 
@@ -124,7 +124,7 @@ def test_failed_batch_is_counted():
 def test_stats_without_profiling_names_the_fix():
     collate = FastDBCollateFN()
     assert collate.profiler is None
-    with pytest.raises(ValueError, match="profile=True"):
+    with pytest.raises(ValueError, match="profiling=True"):
         collect_stats(collate)
 
 
@@ -138,7 +138,7 @@ def test_unknown_stage_names_the_known_ones():
 def test_cache_hits_and_stage_time():
     batch = make_batch(11, 128, 12, 2)
     plain = FastDBCollateFN()(batch)
-    collate = FastDBCollateFN(profile=True, cache=TargetCache())
+    collate = FastDBCollateFN(profiling=True, cache=TargetCache())
 
     collate(batch)
     first = collate.profiling_stats(reset=True)
@@ -157,7 +157,7 @@ def test_cache_hits_and_stage_time():
 def test_cache_reset_elsewhere_keeps_counts_valid():
     batch = make_batch(11, 128, 12, 2)
     cache = TargetCache()
-    collate = FastDBCollateFN(profile=True, cache=cache)
+    collate = FastDBCollateFN(profiling=True, cache=cache)
     collate(batch)
     collate.reset_profiling_stats()
     cache.reset_stats()
@@ -170,7 +170,7 @@ def test_cache_reset_elsewhere_keeps_counts_valid():
 @pytest.mark.parametrize("method", ["fork", "spawn"])
 def test_stats_cross_worker_processes(method):
     samples = [sample([square(4, 4, 20), np.array([[5.0, 5.0]])], f"{index}.jpg") for index in range(8)]
-    collate = FastDBCollateFN(profile=True)
+    collate = FastDBCollateFN(profiling=True)
     loader = DataLoader(samples, batch_size=2, num_workers=2, collate_fn=collate,
                         multiprocessing_context=method, timeout=120)
 

@@ -112,6 +112,6 @@ def test_bench_json_compares_with_itself(tmp_path, capsys):
     document = json.loads(output.read_text(encoding="utf-8"))
     assert [case["name"] for case in document["cases"]] == ["image 128", "batch 128", "image 160",
                                                             "batch 160"]
-    assert document["profile"]["images"] == 2
+    assert document["stages"]["images"] == 2
     assert document["machine"]["cpus"] >= 1
     assert main(["compare", str(output), str(output)]) == 0

@@ -16,7 +16,7 @@ pytest.importorskip("matplotlib")
 
 @pytest.fixture(scope="module")
 def stats():
-    collate = FastDBCollateFN(profile=True)
+    collate = FastDBCollateFN(profiling=True)
     collate(make_batch(3, 160, 20, 2))
     return collate.profiling_stats()
 
@@ -45,7 +45,7 @@ def test_report_from_stats(tmp_path, stats):
 
 def test_report_from_bench_result(tmp_path, stats):
     cases = [make_case(f"image {size}", 1e-4 * size, 5e-6 * size, size, "image") for size in (320, 640)]
-    source = save_json(bench_document(cases, command="fastcollate bench", profile=stats),
+    source = save_json(bench_document(cases, command="fastcollate bench", stages=stats),
                        tmp_path / "bench.json")
 
     assert main(["report", str(source), "-o", str(tmp_path / "out")]) == 0

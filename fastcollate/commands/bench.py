@@ -54,7 +54,7 @@ def run(args):
     folders = args.data or [str(folder) for folder in sample_dirs()]
     params = TargetParams(shrink_ratio=args.shrink_ratio)
     cases = []
-    profile = None
+    stages = None
     for size in args.size:
         samples = []
         for folder in folders:
@@ -63,21 +63,21 @@ def run(args):
 
         try:
             result = run_bench(samples, params, batch_size=args.batch, repeat=args.repeat,
-                               progress=not args.no_progress, profile=args.json is not None)
+                               progress=not args.no_progress, profiling=args.json is not None)
         except TargetMismatch as error:
             print(f"fastcollate bench: the fast path differs from the reference path: {error}",
                   file=sys.stderr)
             return 1
         print(format_result(result, size))
         cases.extend(result_cases(result, size))
-        if profile is None:
-            profile = result.profile
+        if stages is None:
+            stages = result.stages
 
     if args.json is not None:
         command = "fastcollate " + " ".join(sys.argv[1:]) if sys.argv[1:2] == [NAME] else None
-        document = bench_document(cases, command=command, profile=profile,
+        document = bench_document(cases, command=command, stages=stages,
                                   settings={"batch": args.batch, "repeat": args.repeat,
-                                            "sizes": args.size, "profile_size": args.size[0],
+                                            "sizes": args.size, "stages_size": args.size[0],
                                             "data": args.data or "embedded sample"})
         save_json(document, args.json)
         print(f"wrote {args.json}")
