@@ -36,7 +36,7 @@ def test_image(benchmark, record_median, size, path):
     expected = build(prepared, size, REFERENCE if path == FAST else FAST)
     assert np.array_equal(maps[0], expected[0])
     assert np.array_equal(maps[1], expected[1])
-    record_median(benchmark, benchmark.group, path)
+    record_median(benchmark, benchmark.group, path, size=size, series="image, 150 words")
 
 
 @pytest.mark.parametrize("path", PATHS)

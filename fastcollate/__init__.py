@@ -9,6 +9,7 @@ from fastcollate.cache import TargetCache
 from fastcollate.collate import FastDBCollateFN
 from fastcollate.polygons import SKIP_REASONS, skip_counts
 from fastcollate.profiles import PROFILES
+from fastcollate.profiling import collect_stats, save_stats
 from fastcollate.targets import TargetParams, make_db_targets
 
 __version__ = "0.1.0"
@@ -19,6 +20,8 @@ __all__ = [
     "SKIP_REASONS",
     "TargetCache",
     "TargetParams",
+    "collect_stats",
     "make_db_targets",
+    "save_stats",
     "skip_counts",
 ]

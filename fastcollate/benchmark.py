@@ -2,7 +2,7 @@
 
 import statistics
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 from tqdm import tqdm
@@ -10,6 +10,7 @@ from tqdm import tqdm
 from fastcollate.collate import FastDBCollateFN
 from fastcollate.polygons import prepare_polygons
 from fastcollate.profiles import BASELINE, draw_profile_targets
+from fastcollate.regression import make_case
 from fastcollate.targets import FAST, REFERENCE, TargetParams, draw_targets_into
 
 
@@ -36,6 +37,8 @@ class BenchResult:
     fast_batch: float
     batch_size: int
     compile_seconds: float
+    profiled_batch: float | None = None
+    stages: dict | None = field(default=None, repr=False)
 
     @property
     def image_speedup(self):
@@ -109,13 +112,15 @@ def check_equal(sample, reference_maps, fast_maps):
             )
 
 
-def run_bench(samples, params=None, batch_size=16, repeat=5, progress=True):
+def run_bench(samples, params=None, batch_size=16, repeat=5, progress=True, profiling=False):
     """Build targets for ``samples`` on both paths, check them and time them.
 
     Every sample is built once on the reference path and ``repeat`` times on
     the fast path; the per-image times are medians over samples. Batches of
     ``batch_size`` are then collated with ``FastDBCollateFN`` on both paths.
-    Compilation is timed separately, before any measurement.
+    Compilation is timed separately, before any measurement. With
+    ``profiling``, the fast batches run ``repeat`` more times with
+    ``profiling=True``, which fills ``profiled_batch`` and ``stages``.
 
     Raises
     ------
@@ -158,6 +163,24 @@ def run_bench(samples, params=None, batch_size=16, repeat=5, progress=True):
             times.append((time.perf_counter() - start) * batch_size / len(batch))
         batch_times[path] = statistics.median(times)
 
+    profiled_batch = stats = None
+    if profiling:
+        collate = FastDBCollateFN(params.shrink_ratio, params.thresh_min, params.thresh_max,
+                                  reference=False, corrected_edges=params.corrected_edges,
+                                  profile=params.profile, profiling=True)
+        # The split fill and threshold kernels load (or compile) on first
+        # use, which would show up as fill and threshold time.
+        collate(batches[0])
+        collate.reset_profiling_stats()
+        times = []
+        for batch in tqdm(batches * repeat, desc="profiled batches", unit="batch",
+                          disable=not progress):
+            start = time.perf_counter()
+            collate(batch)
+            times.append((time.perf_counter() - start) * batch_size / len(batch))
+        profiled_batch = statistics.median(times)
+        stats = collate.profiling_stats()
+
     return BenchResult(
         images=len(samples),
         polygons=sum(len(sample["polygons"]) for sample in samples),
@@ -169,7 +192,21 @@ def run_bench(samples, params=None, batch_size=16, repeat=5, progress=True):
         fast_batch=batch_times[FAST],
         batch_size=batch_size,
         compile_seconds=compile_seconds,
+        profiled_batch=profiled_batch,
+        stages=stats,
     )
+
+
+def result_cases(result, size, profile=BASELINE):
+    """Return the regression cases of one run at one image size; see :mod:`fastcollate.regression`.
+
+    Cases of a profile other than the baseline carry its name first.
+    """
+    prefix = "" if profile == BASELINE else f"{profile} "
+    return [
+        make_case(f"{prefix}image {size}", result.reference_total, result.fast_total, size, "image"),
+        make_case(f"{prefix}batch {size}", result.reference_batch, result.fast_batch, size, "batch"),
+    ]
 
 
 def format_result(result, size):
@@ -187,4 +224,6 @@ def format_result(result, size):
         f"{f'batch of {result.batch_size}, median ms':24}{result.reference_batch * 1e3:12.1f}"
         f"{result.fast_batch * 1e3:12.1f}{result.batch_speedup:9.1f}x",
     ]
+    if result.profiled_batch is not None:
+        lines.append(f"{'profiled batch, median ms':24}{'':12}{result.profiled_batch * 1e3:12.1f}")
     return "\n".join(lines)

@@ -4,10 +4,10 @@ import argparse
 import logging
 import sys
 
-from fastcollate.commands import bench, precompute, render
+from fastcollate.commands import bench, compare, precompute, render, report
 
 # One module per subcommand, in the order ``--help`` lists them.
-COMMANDS = (bench, precompute, render)
+COMMANDS = (bench, precompute, render, compare, report)
 
 
 def build_parser():

@@ -9,6 +9,7 @@ from fastcollate.buffers import BufferPool, new_batch_tensor
 from fastcollate.cache import TargetCache
 from fastcollate.polygons import SKIP_LOG, describe_sample, prepare_polygons
 from fastcollate.profiles import BASELINE, draw_profile_targets
+from fastcollate.profiling import CollateProfiler, collect_stats
 from fastcollate.targets import TargetParams, draw_targets_into, resolve_path
 
 # Sample keys the batch already carries under its own names. Any other key
@@ -47,6 +48,10 @@ class FastDBCollateFN:
     profile : str, default "baseline"
         ``"baseline"``, ``"mhliao"`` (the original DB code) or ``"paddleocr"``;
         see :class:`fastcollate.targets.TargetParams` and ``docs/profiles.md``.
+    profiling : bool, default False
+        Time each stage and count images, polygons, skips and peak memory in
+        every process that runs the collate; read them with
+        :meth:`profiling_stats`. See :mod:`fastcollate.profiling`.
 
     Notes
     -----
@@ -63,9 +68,12 @@ class FastDBCollateFN:
     maps.
     """
 
+    # Collates pickled before profiling existed have no profiler attribute.
+    profiler = None
+
     def __init__(self, shrink_ratio=0.4, thresh_min=0.3, thresh_max=0.7, *, reference=None,
                  corrected_edges=False, inference_mode=False, reuse_buffers=True, cache=None,
-                 profile=BASELINE):
+                 profile=BASELINE, profiling=False):
         self.params = TargetParams(shrink_ratio, thresh_min, thresh_max, corrected_edges, profile)
         # NOTE: the cache stores two maps per image, so it serves the baseline profile only.
         if cache is not None and profile != BASELINE:
@@ -77,6 +85,7 @@ class FastDBCollateFN:
         self.reference = reference
         self.inference_mode = inference_mode
         self.buffers = BufferPool() if reuse_buffers else None
+        self.profiler = CollateProfiler() if profiling else None
 
     @property
     def shrink_ratio(self):
@@ -95,7 +104,7 @@ class FastDBCollateFN:
             f"{type(self).__name__}(shrink_ratio={self.shrink_ratio}, thresh_min={self.thresh_min}, "
             f"thresh_max={self.thresh_max}, reference={self.reference}, "
             f"corrected_edges={self.params.corrected_edges}, inference_mode={self.inference_mode}, "
-            f"profile={self.params.profile!r})"
+            f"profile={self.params.profile!r}, profiling={self.profiler is not None})"
         )
 
     def new_tensor(self, shape, dtype):
@@ -103,8 +112,23 @@ class FastDBCollateFN:
             return new_batch_tensor(shape, dtype)
         return self.buffers.tensor(shape, dtype)
 
+    def profiling_stats(self, reset=False):
+        """Return stage times and counts summed over all processes; see :func:`fastcollate.collect_stats`."""
+        return collect_stats(self, reset=reset)
+
+    def reset_profiling_stats(self):
+        """Set the profiling times and counts back to 0 in all processes."""
+        self.profiling_stats(reset=True)
+
     def __call__(self, batch):
-        images = stack_images(batch, self.new_tensor)
+        if self.profiler is None:
+            return self._build_batch(batch, PLAIN_STEPS)
+        with self.profiler.batch() as steps:
+            return self._build_batch(batch, steps)
+
+    def _build_batch(self, batch, steps):
+        """Build the batch, calling ``steps`` for the timed steps (plain or profiled)."""
+        images = steps.stack_images(batch, self.new_tensor)
         filenames = [sample.get("image_filename") for sample in batch]
         collated = OrderedDict(
             images=images,
@@ -139,14 +163,17 @@ class FastDBCollateFN:
                         "to collate images only)"
                     )
                 if masks is None:
-                    prepared = prepare_polygons(sample["polygons"], index, filenames[index])
-                    draw = draw_targets_into if self.cache is None else self.cache.draw_into
-                    skipped = draw(
-                        prepared, prob_maps[index, 0].numpy(), thresh_maps[index, 0].numpy(),
-                        self.params, path,
-                    )
+                    prepared = steps.prepare_polygons(sample["polygons"], index, filenames[index])
+                    prob_map = prob_maps[index, 0].numpy()
+                    thresh_map = thresh_maps[index, 0].numpy()
+                    if self.cache is None:
+                        skipped = steps.draw_targets_into(prepared, prob_map, thresh_map,
+                                                          self.params, path)
+                    else:
+                        skipped = steps.draw_cached(self.cache, prepared, prob_map, thresh_map,
+                                                    self.params, path)
                 else:
-                    skipped = draw_profile_targets(
+                    skipped = steps.draw_profile_targets(
                         sample["polygons"], sample.get("ignore_tags"), prob_maps[index, 0].numpy(),
                         thresh_maps[index, 0].numpy(), masks[0][index, 0].numpy(),
                         masks[1][index, 0].numpy(), self.params, path, index, filenames[index],
@@ -198,3 +225,29 @@ def stack_images(batch, new_tensor):
     for index, image in enumerate(images):
         np.copyto(destination[index], image.numpy())
     return stacked
+
+
+class PlainSteps:
+    """The collate steps with profiling off: the plain functions, without timers.
+
+    The functions are looked up at each call, so that tests can replace them
+    in this module.
+    """
+
+    def stack_images(self, batch, new_tensor):
+        return stack_images(batch, new_tensor)
+
+    def prepare_polygons(self, polygons, sample_index=0, filename=None):
+        return prepare_polygons(polygons, sample_index, filename)
+
+    def draw_targets_into(self, prepared, prob_map, thresh_map, params, path):
+        return draw_targets_into(prepared, prob_map, thresh_map, params, path)
+
+    def draw_cached(self, cache, prepared, prob_map, thresh_map, params, path):
+        return cache.draw_into(prepared, prob_map, thresh_map, params, path)
+
+    def draw_profile_targets(self, *args):
+        return draw_profile_targets(*args)
+
+
+PLAIN_STEPS = PlainSteps()

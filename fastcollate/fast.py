@@ -88,7 +88,12 @@ def make_targets_fast(prepared, prob_map, thresh_map, shrink_ratio, thresh_min, 
         np.float32(thresh_max - thresh_min), np.float32(thresh_min), corrected_edges,
     )
 
-    skipped = prepared.skipped.copy()
+    return merge_skips(prepared.skipped, offset_skips, outside)
+
+
+def merge_skips(prepared_skips, offset_skips, outside):
+    """Return all skip counts of one image: validation, offset and the dilated boxes outside it."""
+    skipped = prepared_skips.copy()
     for reason, count in offset_skips.items():
         if count:
             skipped[reason] += count

@@ -25,8 +25,9 @@ def add_parser(subparsers):
              "sample embedded in the package",
     )
     add_dataset_arguments(parser)
-    parser.add_argument("--size", type=positive_int, default=640,
-                        help="side of the square letterboxed image, in pixels (default: 640)")
+    parser.add_argument("--size", type=positive_int, nargs="+", default=[640], metavar="PIXELS",
+                        help="side of the square letterboxed image, in pixels (default: 640); "
+                             "give several sizes to bench each")
     parser.add_argument("--batch", type=positive_int, default=16,
                         help="images per collated batch (default: 16)")
     parser.add_argument("--repeat", type=positive_int, default=5,
@@ -38,30 +39,50 @@ def add_parser(subparsers):
                         help="target semantics: the classic collate (baseline), the original DB "
                              "code (mhliao) or PaddleOCR (paddleocr); the last two also build and "
                              "compare the masks (default: baseline)")
+    parser.add_argument("--json", metavar="FILE",
+                        help="also write the speedups, the machine and a stage profile of the "
+                             "fast batches (at the first size) to FILE, for `fastcollate compare` "
+                             "and `fastcollate report`")
     parser.add_argument("--no-progress", action="store_true", help="hide the progress bars")
     return parser
 
 
 def run(args):
     # Imported here so that `fastcollate --help` stays fast.
-    from fastcollate.benchmark import TargetMismatch, format_result, run_bench
+    from fastcollate.benchmark import TargetMismatch, format_result, result_cases, run_bench
     from fastcollate.data import sample_dirs
     from fastcollate.datasets import load_samples
+    from fastcollate.regression import bench_document, save_json
     from fastcollate.targets import TargetParams
 
     folders = args.data or [str(folder) for folder in sample_dirs()]
-    samples = []
-    for folder in folders:
-        samples.extend(load_samples(folder, size=args.size, format=args.format,
-                                    image_size=args.image_size, image_dir=args.image_dir))
+    params = TargetParams(shrink_ratio=args.shrink_ratio, profile=args.profile)
+    cases = []
+    stages = None
+    for size in args.size:
+        samples = []
+        for folder in folders:
+            samples.extend(load_samples(folder, size=size, format=args.format,
+                                        image_size=args.image_size, image_dir=args.image_dir))
 
-    try:
-        params = TargetParams(shrink_ratio=args.shrink_ratio, profile=args.profile)
-        result = run_bench(samples, params, batch_size=args.batch, repeat=args.repeat,
-                           progress=not args.no_progress)
-    except TargetMismatch as error:
-        print(f"fastcollate bench: the fast path differs from the reference path: {error}",
-              file=sys.stderr)
-        return 1
-    print(format_result(result, args.size))
+        try:
+            result = run_bench(samples, params, batch_size=args.batch, repeat=args.repeat,
+                               progress=not args.no_progress, profiling=args.json is not None)
+        except TargetMismatch as error:
+            print(f"fastcollate bench: the fast path differs from the reference path: {error}",
+                  file=sys.stderr)
+            return 1
+        print(format_result(result, size))
+        cases.extend(result_cases(result, size, args.profile))
+        if stages is None:
+            stages = result.stages
+
+    if args.json is not None:
+        command = "fastcollate " + " ".join(sys.argv[1:]) if sys.argv[1:2] == [NAME] else None
+        document = bench_document(cases, command=command, stages=stages,
+                                  settings={"batch": args.batch, "repeat": args.repeat,
+                                            "sizes": args.size, "stages_size": args.size[0],
+                                            "data": args.data or "embedded sample"})
+        save_json(document, args.json)
+        print(f"wrote {args.json}")
     return 0
