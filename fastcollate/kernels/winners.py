@@ -136,12 +136,14 @@ def _draw_border_recording(thresh_map, winners, points, start, stop, dilated_poi
         row_edges = edges[(y - y0) * box_width:(y - y0 + 1) * box_width]
         canvas = thresh_map[y, x0:x1 + 1]
         canvas_winners = winners[y, x0:x1 + 1]
+        # fmax(1 - minimum, old): a NaN or 1.0 minimum leaves the old value.
+        # A branch, rather than a select, skips the winners store for the
+        # pixels that stay unchanged, which measured faster here.
         for k in range(box_width):
             border = np.float32(1.0) - row[k]
-            old = canvas[k]
-            raised = border > old
-            canvas[k] = border if raised else old
-            canvas_winners[k] = row_edges[k] if raised else canvas_winners[k]
+            if border > canvas[k]:
+                canvas[k] = border
+                canvas_winners[k] = row_edges[k]
     return True
 
 
