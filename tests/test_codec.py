@@ -244,3 +244,125 @@ def test_real_sroie_reference_path():
     polygons, size = letterboxed_polygons([word.polygon for word in words], read_image_size(path.with_suffix(".jpg")))
 
     round_trip(polygons, size, path=REFERENCE)
+
+
+@pytest.fixture(scope="module")
+def page_entry():
+    """Return ``(entry, prob_map, thresh_map)`` of a small synthetic page in the winners layout."""
+    polygons = make_page(np.random.default_rng(9), 128, 20)
+    prob_map = np.zeros((128, 128), np.float32)
+    thresh_map = np.zeros((128, 128), np.float32)
+    _, entry = draw_and_encode(prepare_polygons(polygons), prob_map, thresh_map, TargetParams(), FAST)
+    return entry, prob_map, thresh_map
+
+
+def decode_fresh(entry, size=(128, 128)):
+    return decode_into(entry, np.zeros(size, np.float32), np.zeros(size, np.float32))
+
+
+@pytest.mark.parametrize("size", [(128, 127), (127, 128), (64, 64)])
+def test_wrong_shape_rejected(page_entry, size):
+    entry, _, _ = page_entry
+
+    with pytest.raises(ValueError, match="holds 128 x 128 maps"):
+        decode_fresh(entry, size)
+
+
+def test_wrong_shape_rejected_generic_layout():
+    prob_map = np.zeros((32, 32), np.float32)
+    entry = codec.encode(prob_map, prob_map, Counter())
+
+    with pytest.raises(ValueError, match="holds 32 x 32 maps"):
+        decode_fresh(entry, (32, 16))
+
+
+def test_other_version_rejected(page_entry):
+    entry, _, _ = page_entry
+    older = entry[:4] + struct.pack("<H", CODEC_VERSION - 1) + entry[6:]
+
+    with pytest.raises(ValueError, match=f"codec version {CODEC_VERSION - 1}, expected {CODEC_VERSION}"):
+        decode_fresh(older)
+
+
+@pytest.mark.parametrize(("name", "damage"), [
+    ("empty", lambda entry: b""),
+    ("magic", lambda entry: b"XXXX" + entry[4:]),
+    ("layout", lambda entry: entry[:6] + bytes([7]) + entry[7:]),
+    ("truncated_header", lambda entry: entry[:30]),
+    ("truncated_arrays", lambda entry: entry[:-3]),
+    ("trailing_bytes", lambda entry: entry + b"\0\0\0\0"),
+])
+def test_damaged_entry_rejected(page_entry, name, damage):
+    entry, _, _ = page_entry
+
+    with pytest.raises(ValueError):
+        decode_fresh(damage(entry))
+
+
+def run_ids_offset(entry):
+    """Return the byte offset of the run ids in a winners-layout entry, and the run count."""
+    payload = struct.calcsize("<4sHBBII") + struct.calcsize(f"<{len(codec.SKIP_REASONS)}I")
+    (_, _, point_count, polygon_count, shrunk_point_count, shrunk_count,
+     run_count, _) = struct.unpack_from("<ffIIIIII", entry, payload)
+    offset = (payload + struct.calcsize("<ffIIIIII") + 8 * (polygon_count + 1) + 8 * polygon_count
+              + 16 * shrunk_point_count + 8 * (shrunk_count + 1) + 8 * point_count)
+    return offset, run_count
+
+
+def test_missing_edge_rejected(page_entry):
+    entry, _, _ = page_entry
+    offset, _ = run_ids_offset(entry)
+    damaged = entry[:offset] + struct.pack("<H", 60000) + entry[offset + 2:]
+
+    with pytest.raises(ValueError, match="missing edge"):
+        decode_fresh(damaged)
+
+
+def test_runs_not_covering_map_rejected(page_entry):
+    entry, _, _ = page_entry
+    offset, run_count = run_ids_offset(entry)
+    lengths = offset + 2 * run_count
+    damaged = entry[:lengths] + struct.pack("<H", 1) + entry[lengths + 2:]
+
+    with pytest.raises(ValueError, match="do not cover the map"):
+        decode_fresh(damaged)
+
+
+@pytest.mark.parametrize(("dtype", "shape"), [(np.float64, (128, 128)), (np.float32, (128, 128, 1))])
+def test_wrong_array_rejected(page_entry, dtype, shape):
+    entry, _, _ = page_entry
+
+    with pytest.raises(ValueError, match="must be a float32"):
+        decode_into(entry, np.zeros(shape, dtype), np.zeros((128, 128), np.float32))
+
+
+def test_verify_stores_wrong_pixels(page_entry):
+    """An entry that names a wrong winning edge is repaired by exceptions under verification."""
+    entry, prob_map, thresh_map = page_entry
+    offset, run_count = run_ids_offset(entry)
+    run_ids = np.frombuffer(entry, np.uint16, run_count, offset)
+    # The first run that names an edge now names its polygon's next edge.
+    first_edge_run = int(np.flatnonzero(run_ids)[0])
+    wrong_id = int(run_ids[first_edge_run]) + 1
+    damaged = entry[:offset + 2 * first_edge_run] + struct.pack("<H", wrong_id) + entry[offset + 2 * first_edge_run + 2:]
+    decoded_thresh = np.zeros_like(thresh_map)
+    decode_into(damaged, np.zeros_like(prob_map), decoded_thresh)
+    assert not np.array_equal(decoded_thresh, thresh_map)
+
+    repaired = codec._verified(damaged, prob_map, thresh_map, Counter())
+
+    repaired_prob = np.zeros_like(prob_map)
+    repaired_thresh = np.zeros_like(thresh_map)
+    decode_into(repaired, repaired_prob, repaired_thresh)
+    assert len(repaired) > len(damaged)
+    assert np.array_equal(repaired_prob, prob_map)
+    assert np.array_equal(repaired_thresh, thresh_map)
+
+
+def test_verify_keeps_correct_entry():
+    polygons = make_page(np.random.default_rng(4), 256, 40)
+
+    plain = round_trip(polygons, (256, 256))
+    verified = round_trip(polygons, (256, 256), verify=True)
+
+    assert verified == plain
