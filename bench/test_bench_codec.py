@@ -1,0 +1,124 @@
+"""Cache entry encoding: a hit against computing the targets, and a miss against drawing alone.
+
+Each group times the two cases in the same run; the session prints their
+ratio of medians, and each entry's size in bytes goes to ``extra_info``.
+
+- hit: ``decode_into`` into the map arrays, against preparing the polygons
+  and drawing both maps on the fast path into zeroed arrays.
+- miss: ``draw_and_encode`` against ``draw_targets_into``, both from
+  prepared polygons into zeroed arrays.
+"""
+
+import numpy as np
+import pytest
+
+from conftest import scaled_page
+from fastcollate import TargetParams
+from fastcollate.cache.codec import decode_into, draw_and_encode
+from fastcollate.polygons import prepare_polygons
+from fastcollate.targets import FAST, draw_targets_into
+
+SIZES = (640, 1024)
+ROUNDS = 60
+
+_medians = {}
+
+
+class RatioReport:
+    """Print the ratios after the benchmark tables, as ``pytest_terminal_summary`` runs uncaptured."""
+
+    def pytest_terminal_summary(self, terminalreporter):
+        if not _medians:
+            return
+        terminalreporter.write_sep("-", "cache entry encoding, same run (medians)")
+        for size in SIZES:
+            compute = _medians.get(("compute", size))
+            hit = _medians.get(("hit", size))
+            draw = _medians.get(("draw", size))
+            miss = _medians.get(("miss", size))
+            if compute and hit:
+                terminalreporter.write_line(
+                    f"{size}x{size}  compute {compute * 1e3:7.3f} ms   hit  {hit * 1e3:7.3f} ms"
+                    f"   hit speedup {compute / hit:5.2f}x")
+            if draw and miss:
+                terminalreporter.write_line(
+                    f"{size}x{size}  draw    {draw * 1e3:7.3f} ms   miss {miss * 1e3:7.3f} ms"
+                    f"   miss overhead {(miss - draw) * 1e3:+.3f} ms ({(miss / draw - 1) * 100:+.1f}%)")
+
+
+@pytest.fixture(scope="module", autouse=True)
+def ratio_report(request):
+    plugins = request.config.pluginmanager
+    if not plugins.has_plugin("codec-ratio-report"):
+        plugins.register(RatioReport(), "codec-ratio-report")
+
+
+def zeroed(size):
+    return np.zeros((size, size), dtype=np.float32), np.zeros((size, size), dtype=np.float32)
+
+
+def compute(polygons, size):
+    prob_map, thresh_map = zeroed(size)
+    draw_targets_into(prepare_polygons(polygons), prob_map, thresh_map, TargetParams(), FAST)
+    return prob_map, thresh_map
+
+
+def draw(prepared, size):
+    prob_map, thresh_map = zeroed(size)
+    draw_targets_into(prepared, prob_map, thresh_map, TargetParams(), FAST)
+
+
+def miss(prepared, size):
+    prob_map, thresh_map = zeroed(size)
+    return draw_and_encode(prepared, prob_map, thresh_map, TargetParams(), FAST)
+
+
+def record(benchmark, case, size):
+    _medians[(case, size)] = benchmark.stats.stats.median
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_compute(benchmark, size):
+    benchmark.group = f"hit against compute, {size}x{size}"
+    polygons = scaled_page(size)
+    compute(polygons, size)
+
+    benchmark.pedantic(compute, args=(polygons, size), rounds=ROUNDS, iterations=1)
+    record(benchmark, "compute", size)
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_hit(benchmark, size):
+    benchmark.group = f"hit against compute, {size}x{size}"
+    polygons = scaled_page(size)
+    _, entry = miss(prepare_polygons(polygons), size)
+    prob_map, thresh_map = zeroed(size)
+
+    benchmark.pedantic(decode_into, args=(entry, prob_map, thresh_map), rounds=ROUNDS, iterations=1)
+
+    expected_prob, expected_thresh = compute(polygons, size)
+    assert np.array_equal(prob_map, expected_prob)
+    assert np.array_equal(thresh_map, expected_thresh)
+    benchmark.extra_info["entry_bytes"] = len(entry)
+    record(benchmark, "hit", size)
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_draw(benchmark, size):
+    benchmark.group = f"miss against draw, {size}x{size}"
+    prepared = prepare_polygons(scaled_page(size))
+    draw(prepared, size)
+
+    benchmark.pedantic(draw, args=(prepared, size), rounds=ROUNDS, iterations=1)
+    record(benchmark, "draw", size)
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_miss(benchmark, size):
+    benchmark.group = f"miss against draw, {size}x{size}"
+    prepared = prepare_polygons(scaled_page(size))
+    miss(prepared, size)
+
+    _, entry = benchmark.pedantic(miss, args=(prepared, size), rounds=ROUNDS, iterations=1)
+    benchmark.extra_info["entry_bytes"] = len(entry)
+    record(benchmark, "miss", size)
