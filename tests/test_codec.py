@@ -264,7 +264,7 @@ def decode_fresh(entry, size=(128, 128)):
 def test_wrong_shape_rejected(page_entry, size):
     entry, _, _ = page_entry
 
-    with pytest.raises(ValueError, match="holds 128 x 128 maps"):
+    with pytest.raises(ValueError, match="contains 128 x 128 maps"):
         decode_fresh(entry, size)
 
 
@@ -272,7 +272,7 @@ def test_wrong_shape_rejected_generic_layout():
     prob_map = np.zeros((32, 32), np.float32)
     entry = codec.encode(prob_map, prob_map, Counter())
 
-    with pytest.raises(ValueError, match="holds 32 x 32 maps"):
+    with pytest.raises(ValueError, match="contains 32 x 32 maps"):
         decode_fresh(entry, (32, 16))
 
 

@@ -1,6 +1,6 @@
 """Lossless encoding of one image's targets for the cache.
 
-A cache entry holds the prob map, the threshold map and the skip counts of
+A cache entry contains the prob map, the threshold map and the skip counts of
 one image. :func:`draw_and_encode` builds the maps on a cache miss and
 returns the entry's bytes; :func:`decode_into` writes an entry back into the
 map arrays, equal to the bit to a fresh computation.
@@ -194,7 +194,7 @@ def _with_exceptions(entry, indices, values):
     position = _HEADER.size + _SKIPS.size
     fields = list(_WINNERS.unpack_from(entry, position))
     if fields[-1]:
-        raise ValueError("cache entry already holds exceptions")
+        raise ValueError("cache entry already contains exceptions")
     fields[-1] = len(indices)
     return b"".join([
         entry[:position],
@@ -227,7 +227,7 @@ def decode_into(entry, prob_map, thresh_map):
     Raises
     ------
     ValueError
-        If the entry is not a cache entry of this codec version, holds maps
+        If the entry is not a cache entry of this codec version, contains maps
         of another shape, or is inconsistent, or if the arrays are not
         C-contiguous float32. The arrays may be partly written then.
     """
@@ -243,7 +243,7 @@ def decode_into(entry, prob_map, thresh_map):
         raise ValueError(f"cache entry has codec version {version}, expected {CODEC_VERSION}; rebuild it")
     if (height, width) != prob_map.shape or (height, width) != thresh_map.shape:
         raise ValueError(
-            f"cache entry holds {height} x {width} maps, expected {prob_map.shape} and {thresh_map.shape}"
+            f"cache entry contains {height} x {width} maps, expected {prob_map.shape} and {thresh_map.shape}"
         )
     counts = _SKIPS.unpack_from(entry, _HEADER.size)
     payload = entry[_HEADER.size + _SKIPS.size:]
@@ -280,9 +280,9 @@ def _decode_generic(payload, prob_map, thresh_map):
         bits = zlib.decompress(payload[_GENERIC.size:prob_end])
         thresh = zlib.decompress(payload[prob_end:])
     except zlib.error as error:
-        raise ValueError(f"cache entry holds invalid compressed maps ({error}); rebuild it") from None
+        raise ValueError(f"cache entry contains invalid compressed maps ({error}); rebuild it") from None
     if len(bits) != (height * width + 7) // 8 or len(thresh) != height * width * 4:
-        raise ValueError("cache entry holds maps of the wrong size; rebuild it")
+        raise ValueError("cache entry contains maps of the wrong size; rebuild it")
 
     thresh_map[...] = np.frombuffer(thresh, dtype=np.float32).reshape(height, width)
     prob_map[...] = np.unpackbits(np.frombuffer(bits, dtype=np.uint8), count=height * width).reshape(height, width)
@@ -332,9 +332,9 @@ def _decode_winners(payload, flags, prob_map, thresh_map):
     _check_starts(starts, point_count, "polygon")
     _check_starts(shrunk_starts, shrunk_point_count, "shrunk polygon")
     if shrunk_point_count and np.abs(shrunk_points).max() >= _INT32_LIMIT:
-        raise ValueError("cache entry holds a shrunk polygon vertex beyond the int32 range; rebuild it")
+        raise ValueError("cache entry contains a shrunk polygon vertex beyond the int32 range; rebuild it")
     if exception_count and exception_indices.max() >= prob_map.size:
-        raise ValueError("cache entry holds an exception outside the map; rebuild it")
+        raise ValueError("cache entry contains an exception outside the map; rebuild it")
 
     prob_map.fill(0)
     fill_polygons(prob_map, shrunk_points, shrunk_starts, np.float32(1.0))
@@ -350,4 +350,4 @@ def _decode_winners(payload, flags, prob_map, thresh_map):
 
 def _check_starts(starts, point_count, name):
     if starts[0] != 0 or starts[-1] != point_count or (len(starts) > 1 and (np.diff(starts) < 0).any()):
-        raise ValueError(f"cache entry holds invalid {name} offsets; rebuild it")
+        raise ValueError(f"cache entry contains invalid {name} offsets; rebuild it")
