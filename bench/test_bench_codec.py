@@ -1,13 +1,17 @@
 """Cache entry encoding: a hit against computing the targets, and a miss against drawing alone.
 
-Each group times the two cases in the same run; the session prints their
-ratio of medians, and each entry's size in bytes goes to ``extra_info``.
+Each group times the two cases in the same run, and the session prints the
+ratio of their medians. Each entry's size in bytes goes to ``extra_info``.
+On a busy machine, run ``-k interleaved`` alone: it times all four cases in
+turn within each round, so that a change in load hits them alike.
 
 - hit: ``decode_into`` into the map arrays, against preparing the polygons
   and drawing both maps on the fast path into zeroed arrays.
 - miss: ``draw_and_encode`` against ``draw_targets_into``, both from
   prepared polygons into zeroed arrays.
 """
+
+import time
 
 import numpy as np
 import pytest
@@ -122,3 +126,41 @@ def test_miss(benchmark, size):
     _, entry = benchmark.pedantic(miss, args=(prepared, size), rounds=ROUNDS, iterations=1)
     benchmark.extra_info["entry_bytes"] = len(entry)
     record(benchmark, "miss", size)
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_interleaved(benchmark, size):
+    """Time compute, hit, draw and miss in turn within each round, so that load changes hit all four alike.
+
+    The benchmark row is the whole round. The per-case medians go to
+    ``extra_info`` and replace the separate tests' numbers in the report.
+    """
+    benchmark.group = f"interleaved rounds, {size}x{size}"
+    polygons = scaled_page(size)
+    prepared = prepare_polygons(polygons)
+    _, entry = miss(prepared, size)
+    prob_map, thresh_map = zeroed(size)
+    cases = {
+        "compute": lambda: compute(polygons, size),
+        "hit": lambda: decode_into(entry, prob_map, thresh_map),
+        "draw": lambda: draw(prepared, size),
+        "miss": lambda: miss(prepared, size),
+    }
+    times = {case: [] for case in cases}
+
+    def one_round():
+        for case, function in cases.items():
+            start = time.perf_counter()
+            function()
+            times[case].append(time.perf_counter() - start)
+
+    one_round()
+    for case in times:
+        times[case].clear()
+    benchmark.pedantic(one_round, rounds=ROUNDS, iterations=1)
+
+    for case, values in times.items():
+        median = float(np.median(values))
+        benchmark.extra_info[f"{case}_median_ms"] = median * 1e3
+        _medians[(case, size)] = median
+    benchmark.extra_info["entry_bytes"] = len(entry)

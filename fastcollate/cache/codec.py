@@ -61,6 +61,7 @@ _GENERIC_COMPRESSION_LEVEL = 1
 
 # Runs are stored with uint16 lengths; longer runs are split.
 MAX_RUN_LENGTH = np.iinfo(np.uint16).max
+_MAX_EDGE_ID = np.iinfo(np.uint32).max
 # Vertex coordinates must fit in int32 for the fill kernel, as for cv2.
 _INT32_LIMIT = 2**31
 
@@ -88,7 +89,8 @@ def draw_and_encode(prepared, prob_map, thresh_map, params, path, verify=False):
         The polygons skipped by reason, as from ``draw_targets_into``.
     entry : bytes
     """
-    if path != FAST:
+    # Edge ids are at most uint32, so a page with more vertices takes the generic layout.
+    if path != FAST or len(prepared.points) >= _MAX_EDGE_ID:
         skipped = draw_targets_into(prepared, prob_map, thresh_map, params, path)
         return skipped, encode(prob_map, thresh_map, skipped)
 
