@@ -103,6 +103,14 @@ def test_empty_image():
     assert entry_layout(entry) == codec.LAYOUT_WINNERS
 
 
+def test_long_runs_split():
+    # 300 x 300 pixels with no polygon make one run of 90,000 untouched
+    # pixels, more than a uint16 length holds.
+    entry = round_trip([np.array([[-50, -50], [-10, -50], [-10, -20]])], (300, 300))
+
+    assert entry_layout(entry) == codec.LAYOUT_WINNERS
+
+
 def test_skip_counts_kept():
     polygons = [
         np.array([[np.nan, 1.0], [5.0, 5.0], [1.0, 9.0]]),  # non_finite
@@ -177,12 +185,9 @@ def test_nan_distance_keeps_old_value():
     winners = np.zeros(size, np.uint16)
     draw_targets_recording(prob_map, thresh_map, winners, points, starts, distances, empty_points,
                            empty_starts, dilated, dilated_starts, owners, scale, offset, False)
-    run_ids = np.empty(winners.size, np.uint16)
-    run_lengths = np.empty(winners.size, np.uint16)
-    run_count = encode_runs(winners, run_ids, run_lengths, 65535)
+    run_ids, run_lengths = encode_runs(winners, np.empty(winners.size, np.int32), 65535)
     redrawn = np.full(size, np.nan, np.float32)
-    complete = redraw_thresh_map(redrawn, run_ids[:run_count], run_lengths[:run_count], points, starts,
-                                 distances, scale, offset, False)
+    complete = redraw_thresh_map(redrawn, run_ids, run_lengths, points, starts, distances, scale, offset, False)
 
     on_edge = edge_ratio(20, 15, 10, 15, 35, 15, square_edge_length(10, 15, 35, 15), 0.0, False)
     assert np.isnan(on_edge)

@@ -89,8 +89,8 @@ def draw_and_encode(prepared, prob_map, thresh_map, params, path, verify=False):
         The polygons skipped by reason, as from ``draw_targets_into``.
     entry : bytes
     """
-    # Edge ids are at most uint32, so a page with more vertices takes the generic layout.
-    if path != FAST or len(prepared.points) >= _MAX_EDGE_ID:
+    # Edge ids and run starts are at most 32-bit, so larger pages take the generic layout.
+    if path != FAST or len(prepared.points) >= _MAX_EDGE_ID or prob_map.size >= _INT32_LIMIT:
         skipped = draw_targets_into(prepared, prob_map, thresh_map, params, path)
         return skipped, encode(prob_map, thresh_map, skipped)
 
@@ -106,7 +106,7 @@ def _draw_and_encode_fast(prepared, prob_map, thresh_map, params):
     (shrunk_points, shrunk_starts, dilated_points, dilated_starts,
      dilated_owners, offset_skips) = offset_polygons(prepared, distances)
 
-    winners, run_ids, run_lengths = _scratch_arrays(prob_map.shape, len(prepared.points))
+    winners, starts_scratch = _scratch_arrays(prob_map.shape, len(prepared.points))
     winners.fill(0)
     scale = np.float32(params.thresh_max - params.thresh_min)
     offset = np.float32(params.thresh_min)
@@ -115,7 +115,7 @@ def _draw_and_encode_fast(prepared, prob_map, thresh_map, params):
         shrunk_points, shrunk_starts, dilated_points, dilated_starts, dilated_owners,
         scale, offset, params.corrected_edges,
     )
-    run_count = encode_runs(winners, run_ids, run_lengths, MAX_RUN_LENGTH)
+    run_ids, run_lengths = encode_runs(winners, starts_scratch, MAX_RUN_LENGTH)
 
     skipped = prepared.skipped.copy()
     for reason, count in offset_skips.items():
@@ -131,21 +131,21 @@ def _draw_and_encode_fast(prepared, prob_map, thresh_map, params):
         _HEADER.pack(MAGIC, CODEC_VERSION, LAYOUT_WINNERS, flags, height, width),
         _pack_skips(skipped),
         _WINNERS.pack(scale, offset, len(prepared.points), polygon_count, len(shrunk_points),
-                      len(shrunk_starts) - 1, run_count, 0),
+                      len(shrunk_starts) - 1, len(run_ids), 0),
         # Arrays go widest item first, so every array starts aligned to its item size.
         prepared.starts.astype(np.int64, copy=False).tobytes(),
         distances.astype(np.float64, copy=False).tobytes(),
         shrunk_points.astype(np.int64, copy=False).tobytes(),
         shrunk_starts.astype(np.int64, copy=False).tobytes(),
         prepared.points.astype(np.int32, copy=False).tobytes(),
-        run_ids[:run_count].tobytes(),
-        run_lengths[:run_count].tobytes(),
+        run_ids.tobytes(),
+        run_lengths.tobytes(),
     ]
     return skipped, b"".join(parts)
 
 
 def _scratch_arrays(shape, point_count):
-    """Return this thread's winners map and run buffers for ``shape``, reused between calls.
+    """Return this thread's winners map and run scratch for ``shape``, reused between calls.
 
     Edge ids are uint16 while every id fits, uint32 above that. Only the
     latest shape and id type are kept, to bound the memory per worker.
@@ -154,11 +154,9 @@ def _scratch_arrays(shape, point_count):
     key = (shape, id_type)
     arrays = getattr(_scratch, "arrays", None)
     if arrays is None or arrays[0] != key:
-        size = shape[0] * shape[1]
-        arrays = (key, np.empty(shape, dtype=id_type), np.empty(size, dtype=id_type),
-                  np.empty(size, dtype=np.uint16))
+        arrays = (key, np.empty(shape, dtype=id_type), np.empty(shape[0] * shape[1], dtype=np.int32))
         _scratch.arrays = arrays
-    return arrays[1], arrays[2], arrays[3]
+    return arrays[1], arrays[2]
 
 
 def _id_type(point_count):
