@@ -371,3 +371,16 @@ def test_verify_keeps_correct_entry():
     verified = round_trip(polygons, (256, 256), verify=True)
 
     assert verified == plain
+
+
+@pytest.mark.parametrize("wrap", [bytearray, memoryview, lambda entry: memoryview(b"\0" + entry)[1:]],
+                         ids=["bytearray", "memoryview", "unaligned_memoryview"])
+def test_entry_buffer_types(page_entry, wrap):
+    entry, prob_map, thresh_map = page_entry
+    decoded_prob = np.full_like(prob_map, np.nan)
+    decoded_thresh = np.full_like(thresh_map, np.nan)
+
+    decode_into(wrap(entry), decoded_prob, decoded_thresh)
+
+    assert np.array_equal(decoded_prob, prob_map)
+    assert np.array_equal(decoded_thresh, thresh_map)
