@@ -12,7 +12,7 @@ per edge in reach.
 Edge ids count from 1 in vertex order: id ``i + 1`` is the edge from
 ``points[i]`` to the next vertex of the same polygon. Id 0 marks a pixel
 that no border raised. A tie between edges is harmless, because tied edges
-give the same float32 value; an edge whose value was NaN never wins, because
+give the same float32 value. An edge whose value was NaN never wins, because
 a NaN minimum leaves the pixel unchanged.
 """
 
@@ -75,6 +75,9 @@ def _update_row_recording(minimum, edges, row_offset, y, col_first, col_last, ax
 def _draw_border_recording(thresh_map, winners, points, start, stop, dilated_points,
                            dilated_start, dilated_stop, distance, corrected_edges):
     """Raise ``thresh_map`` around one polygon as ``draw_border`` does and record the winners."""
+    # NOTE: this function and edge_ratio copy draw_border and update_row, so
+    # a change there must be repeated here. tests/test_codec.py compares the
+    # maps of both on every round trip.
     height, width = thresh_map.shape
     xmin = dilated_points[dilated_start, 0]
     xmax = xmin
