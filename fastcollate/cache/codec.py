@@ -59,9 +59,11 @@ _GENERIC = struct.Struct("<Q")
 _WINNERS = struct.Struct("<ffIIIIII")
 _GENERIC_COMPRESSION_LEVEL = 1
 
-# Runs are stored with uint16 lengths; longer runs are split.
+# Runs are stored with uint16 lengths, so longer runs are split.
 MAX_RUN_LENGTH = np.iinfo(np.uint16).max
 _MAX_EDGE_ID = np.iinfo(np.uint32).max
+# The run scan stores pixel indices as int32.
+_MAX_PIXELS = 2**31
 # Vertex coordinates must fit in int32 for the fill kernel, as for cv2.
 _INT32_LIMIT = 2**31
 
@@ -90,7 +92,7 @@ def draw_and_encode(prepared, prob_map, thresh_map, params, path, verify=False):
     entry : bytes
     """
     # Edge ids and run starts are at most 32-bit, so larger pages take the generic layout.
-    if path != FAST or len(prepared.points) >= _MAX_EDGE_ID or prob_map.size >= _INT32_LIMIT:
+    if path != FAST or len(prepared.points) >= _MAX_EDGE_ID or prob_map.size >= _MAX_PIXELS:
         skipped = draw_targets_into(prepared, prob_map, thresh_map, params, path)
         return skipped, encode(prob_map, thresh_map, skipped)
 
