@@ -243,21 +243,26 @@ def redraw_thresh_map(thresh_map, run_ids, run_lengths, points, starts, distance
     edge_count = next_vertex.shape[0]
     untouched = np.float32(0.0) * scale + offset
 
+    # x and y follow the position, which saves an integer division per run.
     position = 0
     total = height * width
+    x = 0
+    y = 0
     for run in range(run_ids.shape[0]):
         edge_id = np.int64(run_ids[run])
         remaining = np.int64(run_lengths[run])
         if edge_id > edge_count or remaining > total - position:
             return False
+        position += remaining
         if edge_id == 0:
             while remaining > 0:
-                y = position // width
-                x = position - y * width
                 span = min(remaining, width - x)
                 thresh_map[y, x:x + span] = untouched
-                position += span
                 remaining -= span
+                x += span
+                if x == width:
+                    x = 0
+                    y += 1
             continue
 
         i = edge_id - 1
@@ -269,14 +274,14 @@ def redraw_thresh_map(thresh_map, run_ids, run_lengths, points, starts, distance
         square_length = square_edge_length(ax, ay, bx, by)
         distance = distances[owner[i]]
         while remaining > 0:
-            y = position // width
-            x = position - y * width
             span = min(remaining, width - x)
             row = thresh_map[y, x:x + span]
             for k in range(span):
                 ratio = edge_ratio(x + k, y, ax, ay, bx, by, square_length, distance, corrected_edges)
                 row[k] = (np.float32(1.0) - ratio) * scale + offset
-            position += span
             remaining -= span
+            x += span
+            if x == width:
+                x = 0
+                y += 1
     return position == total
-
