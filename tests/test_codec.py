@@ -281,6 +281,14 @@ def test_wrong_shape_rejected_generic_layout():
         decode_fresh(entry, (32, 16))
 
 
+def test_damaged_generic_entry_rejected():
+    prob_map = np.zeros((32, 32), np.float32)
+    entry = codec.encode(prob_map, prob_map + np.float32(0.3), Counter())
+
+    with pytest.raises(ValueError, match="invalid compressed maps"):
+        decode_fresh(entry[:-4], (32, 32))
+
+
 def test_other_version_rejected(page_entry):
     entry, _, _ = page_entry
     older = entry[:4] + struct.pack("<H", CODEC_VERSION - 1) + entry[6:]

@@ -18,7 +18,7 @@ what the kernels need to redraw the maps instead of the maps:
 
 The reference path, and any map that fails verification in the prob map,
 uses a generic layout: the bit-packed prob map and the raw threshold map,
-compressed with zlib.
+compressed with zstd.
 
 Every entry starts with a magic, the codec version, the layout and the map
 shape, so :func:`decode_into` rejects an entry of another version or shape
@@ -28,10 +28,10 @@ with ``ValueError``.
 import logging
 import struct
 import threading
-import zlib
 from collections import Counter
 
 import numpy as np
+import zstandard
 
 from fastcollate.fast import offset_polygons
 from fastcollate.kernels.fill import fill_polygons
@@ -210,10 +210,9 @@ def _with_exceptions(entry, indices, values):
 def encode(prob_map, thresh_map, skipped):
     """Return an entry in the generic layout: the bit-packed prob map and the raw threshold map."""
     height, width = prob_map.shape
-    prob_bits = zlib.compress(np.packbits(prob_map.view(np.uint32) != 0).tobytes(),
-                              _GENERIC_COMPRESSION_LEVEL)
-    thresh = zlib.compress(np.ascontiguousarray(thresh_map, dtype=np.float32).tobytes(),
-                           _GENERIC_COMPRESSION_LEVEL)
+    compressor = zstandard.ZstdCompressor(level=_GENERIC_COMPRESSION_LEVEL)
+    prob_bits = compressor.compress(np.packbits(prob_map.view(np.uint32) != 0).tobytes())
+    thresh = compressor.compress(np.ascontiguousarray(thresh_map, dtype=np.float32).tobytes())
     return b"".join([
         _HEADER.pack(MAGIC, CODEC_VERSION, LAYOUT_GENERIC, 0, height, width),
         _pack_skips(skipped),
@@ -278,10 +277,11 @@ def _decode_generic(payload, prob_map, thresh_map):
         raise ValueError("cache entry is truncated before its prob map; rebuild it")
     (prob_length,) = _GENERIC.unpack_from(payload, 0)
     prob_end = _GENERIC.size + prob_length
+    decompressor = zstandard.ZstdDecompressor()
     try:
-        bits = zlib.decompress(payload[_GENERIC.size:prob_end])
-        thresh = zlib.decompress(payload[prob_end:])
-    except zlib.error as error:
+        bits = decompressor.decompress(payload[_GENERIC.size:prob_end])
+        thresh = decompressor.decompress(payload[prob_end:])
+    except zstandard.ZstdError as error:
         raise ValueError(f"cache entry contains invalid compressed maps ({error}); rebuild it") from None
     if len(bits) != (height * width + 7) // 8 or len(thresh) != height * width * 4:
         raise ValueError("cache entry contains maps of the wrong size; rebuild it")
