@@ -10,7 +10,8 @@ from fastcollate.cache import TargetCache
 from fastcollate.polygons import SKIP_LOG, describe_sample, prepare_polygons
 from fastcollate.profiles import BASELINE, draw_profile_targets
 from fastcollate.profiling import CollateProfiler, collect_stats
-from fastcollate.targets import TargetParams, draw_targets_into, resolve_path
+from fastcollate.targets import REFERENCE, TargetParams, draw_targets_into, resolve_path
+from fastcollate.threads import map_in_order, resolve_num_threads, validate_num_threads
 
 # Sample keys the batch already carries under its own names. Any other key
 # is passed through as a list after the maps.
@@ -52,6 +53,12 @@ class FastDBCollateFN:
         Time each stage and count images, polygons, skips and peak memory in
         every process that runs the collate; read them with
         :meth:`profiling_stats`. See :mod:`fastcollate.profiling`.
+    num_threads : int, optional
+        Threads that build the images of a batch in parallel on the fast
+        path, capped at the cores this process may run on. None (the
+        default) follows ``FASTCOLLATE_NUM_THREADS``, else uses 1 thread
+        inside a DataLoader worker and every core in the main process. The
+        reference path always runs on one thread.
 
     Notes
     -----
@@ -68,12 +75,13 @@ class FastDBCollateFN:
     maps.
     """
 
-    # Collates pickled before profiling existed have no profiler attribute.
+    # Collates pickled before profiling or threads existed lack these attributes.
     profiler = None
+    num_threads = None
 
     def __init__(self, shrink_ratio=0.4, thresh_min=0.3, thresh_max=0.7, *, reference=None,
                  corrected_edges=False, inference_mode=False, reuse_buffers=True, cache=None,
-                 profile=BASELINE, profiling=False):
+                 profile=BASELINE, profiling=False, num_threads=None):
         self.params = TargetParams(shrink_ratio, thresh_min, thresh_max, corrected_edges, profile)
         # NOTE: the cache stores two maps per image, so it serves the baseline profile only.
         if cache is not None and profile != BASELINE:
@@ -82,6 +90,8 @@ class FastDBCollateFN:
                 "Set cache=None to build the masked profiles' maps afresh"
             )
         self.cache = TargetCache.from_config(cache)
+        validate_num_threads(num_threads)
+        self.num_threads = num_threads
         self.reference = reference
         self.inference_mode = inference_mode
         self.buffers = BufferPool() if reuse_buffers else None
@@ -104,7 +114,8 @@ class FastDBCollateFN:
             f"{type(self).__name__}(shrink_ratio={self.shrink_ratio}, thresh_min={self.thresh_min}, "
             f"thresh_max={self.thresh_max}, reference={self.reference}, "
             f"corrected_edges={self.params.corrected_edges}, inference_mode={self.inference_mode}, "
-            f"profile={self.params.profile!r}, profiling={self.profiler is not None})"
+            f"profile={self.params.profile!r}, profiling={self.profiler is not None}, "
+            f"num_threads={self.num_threads})"
         )
 
     def new_tensor(self, shape, dtype):
@@ -154,7 +165,6 @@ class FastDBCollateFN:
                          self.new_tensor((batch_size, 1, height, width), torch.float32))
                 masks[0].numpy().fill(1.0)
                 masks[1].numpy().fill(0.0)
-            polygons = []
             for index, sample in enumerate(batch):
                 if "polygons" not in sample:
                     raise ValueError(
@@ -162,24 +172,30 @@ class FastDBCollateFN:
                         "every training sample needs a list of polygons (set inference_mode=True "
                         "to collate images only)"
                     )
-                if masks is None:
-                    prepared = steps.prepare_polygons(sample["polygons"], index, filenames[index])
-                    prob_map = prob_maps[index, 0].numpy()
-                    thresh_map = thresh_maps[index, 0].numpy()
-                    if self.cache is None:
-                        skipped = steps.draw_targets_into(prepared, prob_map, thresh_map,
-                                                          self.params, path)
-                    else:
-                        skipped = steps.draw_cached(self.cache, prepared, prob_map, thresh_map,
-                                                    self.params, path)
-                else:
-                    skipped = steps.draw_profile_targets(
+
+            def draw_image(index):
+                sample = batch[index]
+                if masks is not None:
+                    return steps.draw_profile_targets(
                         sample["polygons"], sample.get("ignore_tags"), prob_maps[index, 0].numpy(),
                         thresh_maps[index, 0].numpy(), masks[0][index, 0].numpy(),
                         masks[1][index, 0].numpy(), self.params, path, index, filenames[index],
                     )
+                prepared = steps.prepare_polygons(sample["polygons"], index, filenames[index])
+                prob_map = prob_maps[index, 0].numpy()
+                thresh_map = thresh_maps[index, 0].numpy()
+                if self.cache is None:
+                    return steps.draw_targets_into(prepared, prob_map, thresh_map, self.params, path)
+                return steps.draw_cached(self.cache, prepared, prob_map, thresh_map, self.params, path)
+
+            # The reference path stays plain, and the stage timers time one
+            # image at a time, so both run serially.
+            serial = path == REFERENCE or self.profiler is not None
+            num_threads = 1 if serial else resolve_num_threads(self.num_threads)
+            skip_counts = map_in_order(draw_image, batch_size, num_threads)
+            for index, skipped in enumerate(skip_counts):
                 SKIP_LOG.record(skipped, index, filenames[index])
-                polygons.append(sample["polygons"])
+            polygons = [sample["polygons"] for sample in batch]
             collated.update(polygons=polygons, prob_maps=prob_maps, thresh_maps=thresh_maps)
             if masks is not None:
                 collated.update(prob_masks=masks[0], thresh_masks=masks[1])
