@@ -11,6 +11,7 @@ from fastcollate.polygons import SKIP_REASONS, skip_counts
 from fastcollate.profiles import PROFILES
 from fastcollate.profiling import collect_stats, save_stats
 from fastcollate.targets import TargetParams, make_db_targets
+from fastcollate.warmup import warmup
 
 __version__ = "0.1.0"
 
@@ -24,4 +25,5 @@ __all__ = [
     "make_db_targets",
     "save_stats",
     "skip_counts",
+    "warmup",
 ]

@@ -4,10 +4,10 @@ import argparse
 import logging
 import sys
 
-from fastcollate.commands import bench, compare, precompute, render, report
+from fastcollate.commands import bench, compare, loader_bench, precompute, render, report, warmup
 
 # One module per subcommand, in the order ``--help`` lists them.
-COMMANDS = (bench, precompute, render, compare, report)
+COMMANDS = (bench, precompute, render, compare, report, warmup, loader_bench)
 
 
 def build_parser():

@@ -1,0 +1,65 @@
+"""``fastcollate loader-bench``: images per second through a real DataLoader."""
+
+import argparse
+import sys
+
+from fastcollate.commands import positive_int
+
+NAME = "loader-bench"
+
+
+def non_negative_float(text):
+    """argparse type: a float of 0 or more."""
+    value = float(text)
+    if not value >= 0:
+        raise argparse.ArgumentTypeError(f"expected a number >= 0, got {text}")
+    return value
+
+
+def add_parser(subparsers):
+    parser = subparsers.add_parser(
+        NAME,
+        help="measure images per second through a multi-process DataLoader on both paths",
+        description=(
+            "Run a torch DataLoader over the images embedded in the package. Each sample is "
+            "decoded with OpenCV, scaled to the given longest side, rotated and scaled at "
+            "random and padded to a square (one cv2.warpAffine, polygons transformed alike). "
+            "For the reference path and the fast path, in the same run, print images per "
+            "second after the first batch, the seconds to the first batch, the share of time "
+            "a consumer taking --consumer-ms per batch waits for data, and how much longer a "
+            "worker's first batch took than its later ones. Needs OpenCV."
+        ),
+    )
+    parser.add_argument("--size", type=positive_int, default=640,
+                        help="side of the square image, in pixels (default: 640)")
+    parser.add_argument("--batch", type=positive_int, default=16,
+                        help="images per batch (default: 16)")
+    parser.add_argument("--batches", type=positive_int, default=20,
+                        help="batches per pass; the embedded images repeat as needed (default: 20)")
+    parser.add_argument("--workers", type=int, default=2,
+                        help="DataLoader worker processes, 0 for the main process (default: 2)")
+    parser.add_argument("--start-method", choices=("fork", "spawn", "forkserver"), default=None,
+                        help="multiprocessing start method of the workers (default: the platform's)")
+    parser.add_argument("--consumer-ms", type=non_negative_float, default=20.0,
+                        help="simulated training step per batch, in milliseconds (default: 20)")
+    parser.add_argument("--path", choices=("both", "fast", "reference"), default="both",
+                        help="target paths to run (default: both)")
+    parser.add_argument("--no-progress", action="store_true", help="hide the progress bars")
+    return parser
+
+
+def run(args):
+    # Imported here so that `fastcollate --help` stays fast.
+    from fastcollate.loader_bench import format_results, run_loader_bench
+
+    if args.workers < 0:
+        print(f"fastcollate {NAME}: --workers must be 0 or more, got {args.workers}", file=sys.stderr)
+        return 2
+    paths = ("reference", "fast") if args.path == "both" else (args.path,)
+    results = run_loader_bench(
+        size=args.size, batch_size=args.batch, batches=args.batches, num_workers=args.workers,
+        consumer_ms=args.consumer_ms, start_method=args.start_method, paths=paths,
+        progress=not args.no_progress,
+    )
+    print(format_results(results, args.size, args.batch, args.workers, args.consumer_ms))
+    return 0
