@@ -12,6 +12,7 @@ from fastcollate.profiles import BASELINE, draw_profile_targets
 from fastcollate.profiling import CollateProfiler, collect_stats
 from fastcollate.targets import REFERENCE, TargetParams, draw_targets_into, resolve_path
 from fastcollate.threads import map_in_order, resolve_num_threads, validate_num_threads
+from fastcollate.warmup import load_kernels_for
 
 # Sample keys the batch already carries under its own names. Any other key
 # is passed through as a list after the maps.
@@ -60,6 +61,10 @@ class FastDBCollateFN:
         inside a DataLoader worker and every core in the main process. The
         reference path always runs on one thread.
 
+    Constructing the first fast-path collate of a process loads the compiled
+    kernels (or compiles them into Numba's cache), so that DataLoader
+    workers started with ``fork`` inherit them.
+
     Notes
     -----
     Each sample is a dict with ``image`` (tensor of shape (C, H, W), the same
@@ -92,6 +97,7 @@ class FastDBCollateFN:
         self.cache = TargetCache.from_config(cache)
         validate_num_threads(num_threads)
         self.num_threads = num_threads
+        load_kernels_for(reference)
         self.reference = reference
         self.inference_mode = inference_mode
         self.buffers = BufferPool() if reuse_buffers else None
