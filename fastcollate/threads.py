@@ -3,10 +3,10 @@
 The images of a batch are independent, so the main process builds them on a
 Python thread pool. The kernels are compiled with ``nogil=True`` and
 pyclipper's offsets hold the GIL, so one image's offsets overlap with another
-image's kernels. Numba's own parallel threading layers are not used: on Linux
+image's kernels. Numba's own parallel threading layers are not used. On Linux
 the ``omp`` layer (GNU OpenMP) is not fork safe, ``workqueue`` is not thread
-safe, and ``tbb`` needs a package that is not a dependency (numba 0.68
-documentation, "The Threading Layers").
+safe, and ``tbb`` needs a package that is not a dependency (numba 0.68: the
+documentation's "The Threading Layers" and ``numba/np/ufunc/parallel.py``).
 
 Inside a DataLoader worker the default is one thread, because the workers
 already use the cores and more threads per worker would oversubscribe them.
