@@ -1,11 +1,12 @@
 """Use threads and OpenCV in a parent process, then start DataLoader workers from it.
 
 Run as ``python fork_safety_run.py START_METHOD REPETITIONS``. Before every
-repetition the parent builds a batch on the threaded fast path (its pool
-threads stay alive), on the reference path (``cv2.fillPoly``) and warps an
-image with OpenCV's own threads, then iterates a DataLoader with 2 workers
-started by START_METHOD. Prints ``finished N repetitions`` and exits with 0;
-a deadlocked worker shows up as the caller's timeout.
+repetition the parent builds a batch on the threaded fast path, whose pool
+threads stay alive, and one on the reference path (``cv2.fillPoly``). It
+also warps an image with OpenCV's own threads. Then it iterates a DataLoader
+with 2 workers started by START_METHOD. The script prints ``finished N
+repetitions`` and exits with 0. A deadlocked worker shows up as the caller's
+timeout.
 """
 
 import sys
