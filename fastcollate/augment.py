@@ -7,7 +7,7 @@ angle and factor about the image centre, and pads it to ``size x size``, all
 in one ``cv2.warpAffine``. The polygons get the same affine transform. The
 image is returned as a float32 (3, size, size) tensor in [0, 1].
 
-It needs OpenCV (``pip install fastcollate[reference]``).
+It needs OpenCV (``pip install 'fastcollate[images]'``).
 """
 
 import math
