@@ -75,8 +75,8 @@ def warmup():
     """Compile or load every kernel signature of the fast path; return a :class:`WarmupResult`."""
     hits_before, misses_before = cache_counts()
     start = time.perf_counter()
-    # The fast path's own entry point, so that neither the path-choice log
-    # nor the skip log sees this image.
+    # Calling the fast path directly keeps this image out of the path-choice
+    # log and the skip counts.
     prepared = prepare_polygons([WARMUP_POLYGON], 0, "<warmup>")
     for corrected_edges in (False, True):
         prob_map = np.zeros(WARMUP_SIZE, dtype=np.float32)
