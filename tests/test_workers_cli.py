@@ -1,0 +1,89 @@
+"""The ``warmup`` and ``loader-bench`` commands, run in-process."""
+
+import numpy as np
+import pytest
+import torch
+
+from fastcollate.augment import AugmentedTextImages
+from fastcollate.cli import main
+from fastcollate.data import sample_dirs
+from fastcollate.datasets import read_icdar_annotation
+
+
+def test_warmup_command_prints_cache(capsys):
+    assert main(["warmup"]) == 0
+
+    output = capsys.readouterr().out
+    assert "kernel signatures in" in output
+    assert "cache directory: " in output
+
+
+def test_loader_bench_main_process(capsys):
+    status = main(["loader-bench", "--size", "128", "--batch", "2", "--batches", "2",
+                   "--workers", "0", "--consumer-ms", "1", "--no-progress"])
+
+    output = capsys.readouterr().out
+    assert status == 0
+    assert "reference " in output
+    assert "fast " in output
+    assert "first batch maps identical on both paths: yes" in output
+
+
+def test_loader_bench_help_states_units(capsys, monkeypatch):
+    # A wide terminal keeps argparse from wrapping a phrase across lines.
+    monkeypatch.setenv("COLUMNS", "300")
+    with pytest.raises(SystemExit):
+        main(["loader-bench", "--help"])
+
+    help_text = capsys.readouterr().out
+    assert "in pixels (default: 640)" in help_text
+    assert "in milliseconds (default: 20)" in help_text
+    assert "(default: 2)" in help_text
+
+
+def test_loader_bench_negative_workers(capsys):
+    assert main(["loader-bench", "--workers", "-1", "--no-progress"]) == 2
+    assert "--workers must be 0 or more" in capsys.readouterr().err
+
+
+def test_augmented_sample_layout():
+    dataset = AugmentedTextImages(sample_dirs(), size=160, length=3, seed=4)
+
+    sample = dataset[2]
+
+    assert sample["image"].shape == (3, 160, 160)
+    assert sample["image"].dtype == torch.float32
+    assert 0.0 <= float(sample["image"].min()) and float(sample["image"].max()) <= 1.0
+    assert sample["inverse_matrix"].shape == (3, 3)
+    assert len(sample["polygons"]) == len(sample["ignore_tags"])
+    assert all(polygon.shape[0] == 1 and polygon.shape[2] == 2 for polygon in sample["polygons"])
+
+
+def test_augmented_sample_repeatable():
+    dataset = AugmentedTextImages(sample_dirs(), size=96, length=2, seed=9)
+
+    first, second = dataset[1], dataset[1]
+
+    assert torch.equal(first["image"], second["image"])
+    for a, b in zip(first["polygons"], second["polygons"], strict=True):
+        assert np.array_equal(a, b)
+
+
+def test_augmented_polygons_follow_matrix():
+    dataset = AugmentedTextImages(sample_dirs(), size=200, length=1, seed=1)
+
+    sample = dataset[0]
+    original = read_icdar_annotation(dataset.pairs[0][1])[0].polygon
+
+    # The inverse matrix takes output pixels back to the source image.
+    output = sample["polygons"][0][0].astype(np.float64)
+    restored = (sample["inverse_matrix"] @ np.hstack([output, np.ones((len(output), 1))]).T).T
+    assert restored[:, :2] == pytest.approx(original, abs=0.01)
+    assert restored[:, 2] == pytest.approx(1.0)
+
+
+def test_augmented_index_out_of_range():
+    dataset = AugmentedTextImages(sample_dirs(), length=2)
+
+    with pytest.raises(IndexError, match="out of range"):
+        dataset[2]
