@@ -53,7 +53,8 @@ def test_augmented_sample_layout():
 
     assert sample["image"].shape == (3, 160, 160)
     assert sample["image"].dtype == torch.float32
-    assert 0.0 <= float(sample["image"].min()) and float(sample["image"].max()) <= 1.0
+    assert float(sample["image"].min()) >= 0.0
+    assert float(sample["image"].max()) <= 1.0
     assert sample["inverse_matrix"].shape == (3, 3)
     assert len(sample["polygons"]) == len(sample["ignore_tags"])
     assert all(polygon.shape[0] == 1 and polygon.shape[2] == 2 for polygon in sample["polygons"])
