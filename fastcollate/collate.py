@@ -97,7 +97,7 @@ class FastDBCollateFN:
         self.cache = TargetCache.from_config(cache)
         validate_num_threads(num_threads)
         self.num_threads = num_threads
-        load_kernels_for(reference)
+        load_kernels_for(reference, self.params.profile)
         self.reference = reference
         self.inference_mode = inference_mode
         self.buffers = BufferPool() if reuse_buffers else None

@@ -14,16 +14,23 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from fastcollate.kernels import profiles as profile_kernels
 from fastcollate.kernels.measure import shrink_distances
 from fastcollate.kernels.targets import draw_targets
 from fastcollate.config import reference_requested
 from fastcollate.fast import make_targets_fast
 from fastcollate.polygons import prepare_polygons
+from fastcollate.profiles import BASELINE, MASKED_PROFILES, PROFILES, draw_profile_targets
+from fastcollate.targets import TargetParams
 
 logger = logging.getLogger(__name__)
 
-# The compiled entry points of the fast path, called from Python.
-KERNELS = (shrink_distances, draw_targets)
+# The compiled entry points of the fast path and of the masked profiles'
+# fast path, called from Python.
+KERNELS = (
+    shrink_distances, draw_targets, profile_kernels.measure_polygons,
+    profile_kernels.orient_polygons, profile_kernels.draw_profile_targets,
+)
 
 # A 32 x 32 image with one rectangle calls every kernel with the argument
 # types of a real image: the types do not depend on the size.
@@ -71,17 +78,27 @@ def cache_counts():
     return hits, misses
 
 
-def warmup():
-    """Compile or load every kernel signature of the fast path; return a :class:`WarmupResult`."""
+def warmup(profiles=PROFILES):
+    """Compile or load every kernel signature of the fast paths; return a :class:`WarmupResult`.
+
+    ``profiles`` limits the work to the kernels of those target profiles.
+    """
     hits_before, misses_before = cache_counts()
     start = time.perf_counter()
     # Calling the fast path directly keeps this image out of the path-choice
     # log and the skip counts.
-    prepared = prepare_polygons([WARMUP_POLYGON], 0, "<warmup>")
-    for corrected_edges in (False, True):
-        prob_map = np.zeros(WARMUP_SIZE, dtype=np.float32)
-        thresh_map = np.zeros(WARMUP_SIZE, dtype=np.float32)
-        make_targets_fast(prepared, prob_map, thresh_map, 0.4, 0.3, 0.7, corrected_edges)
+    if BASELINE in profiles:
+        prepared = prepare_polygons([WARMUP_POLYGON], 0, "<warmup>")
+        for corrected_edges in (False, True):
+            prob_map = np.zeros(WARMUP_SIZE, dtype=np.float32)
+            thresh_map = np.zeros(WARMUP_SIZE, dtype=np.float32)
+            make_targets_fast(prepared, prob_map, thresh_map, 0.4, 0.3, 0.7, corrected_edges)
+
+    for profile in set(MASKED_PROFILES) & set(profiles):
+        maps = [np.zeros(WARMUP_SIZE, dtype=np.float32) for _ in range(4)]
+        maps[2].fill(1.0)
+        draw_profile_targets([WARMUP_POLYGON], [False], *maps, TargetParams(profile=profile), "fast",
+                             0, "<warmup>")
     seconds = time.perf_counter() - start
     hits_after, misses_after = cache_counts()
 
@@ -94,8 +111,8 @@ def warmup():
     )
 
 
-def load_kernels_for(reference):
-    """Load the kernels now if a collate with ``reference`` will use the fast path.
+def load_kernels_for(reference, profile=BASELINE):
+    """Load the kernels of ``profile`` now if a collate with ``reference`` will use the fast path.
 
     DataLoader workers started with ``fork`` inherit the loaded kernels, so
     their first batch skips the cache load (0.4-1.2 s measured on 2 cores).
@@ -104,7 +121,7 @@ def load_kernels_for(reference):
     """
     if reference or (reference is None and reference_requested()):
         return None
-    result = warmup()
+    result = warmup(profiles=(profile,))
     if result.loaded or result.compiled:
         logger.info("Kernels ready before the DataLoader starts: %s", result)
     return result
