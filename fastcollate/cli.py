@@ -5,6 +5,7 @@ import logging
 import sys
 
 from fastcollate.commands import bench, compare, precompute, render, report
+from fastcollate.optional import MissingDependencyError
 
 # One module per subcommand, in the order ``--help`` lists them.
 COMMANDS = (bench, precompute, render, compare, report)
@@ -28,7 +29,7 @@ def main(argv=None):
     runners = {command.NAME: command.run for command in COMMANDS}
     try:
         return runners[args.command](args)
-    except (OSError, ValueError) as error:
+    except (OSError, ValueError, MissingDependencyError) as error:
         print(f"fastcollate {args.command}: {error}", file=sys.stderr)
         return 2
 

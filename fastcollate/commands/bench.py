@@ -52,9 +52,11 @@ def run(args):
     from fastcollate.benchmark import TargetMismatch, format_result, result_cases, run_bench
     from fastcollate.data import sample_dirs
     from fastcollate.datasets import load_samples
+    from fastcollate.optional import require_reference_dependencies
     from fastcollate.regression import bench_document, save_json
     from fastcollate.targets import TargetParams
 
+    require_reference_dependencies("fastcollate bench, which runs the reference path,")
     folders = args.data or [str(folder) for folder in sample_dirs()]
     params = TargetParams(shrink_ratio=args.shrink_ratio, profile=args.profile)
     cases = []
