@@ -11,6 +11,7 @@ from fastcollate.polygons import SKIP_LOG, describe_sample, prepare_polygons
 from fastcollate.profiles import BASELINE, draw_profile_targets
 from fastcollate.profiling import CollateProfiler, collect_stats
 from fastcollate.targets import TargetParams, draw_targets_into, resolve_path
+from fastcollate.validation import check_bool
 
 # Sample keys the batch already carries under its own names. Any other key
 # is passed through as a list after the maps.
@@ -74,6 +75,10 @@ class FastDBCollateFN:
     def __init__(self, shrink_ratio=0.4, thresh_min=0.3, thresh_max=0.7, *, reference=None,
                  corrected_edges=False, inference_mode=False, reuse_buffers=True, cache=None,
                  profile=BASELINE, profiling=False):
+        reference = check_bool("reference", reference, allow_none=True)
+        inference_mode = check_bool("inference_mode", inference_mode)
+        reuse_buffers = check_bool("reuse_buffers", reuse_buffers)
+        profiling = check_bool("profiling", profiling)
         self.params = TargetParams(shrink_ratio, thresh_min, thresh_max, corrected_edges, profile)
         # NOTE: the cache stores two maps per image, so it serves the baseline profile only.
         if cache is not None and profile != BASELINE:

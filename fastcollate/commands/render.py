@@ -56,14 +56,33 @@ def run(args):
 
 
 def load_collate_options(path):
-    """Read FastDBCollateFN keyword arguments from a YAML file, dropping ``_target_``."""
+    """Read FastDBCollateFN keyword arguments from a YAML file, dropping ``_target_``.
+
+    Raises ``ValueError`` naming the file if the YAML is invalid (with the
+    line and column of the error), the file is empty or it is not a mapping.
+    """
     try:
         import yaml
     except ImportError:
         raise ValueError("--collate-config needs PyYAML: pip install pyyaml") from None
     with open(path, encoding="utf-8") as file:
-        config = yaml.safe_load(file)
+        try:
+            config = yaml.safe_load(file)
+        except yaml.YAMLError as error:
+            raise ValueError(f"{path}: invalid YAML in --collate-config, {_describe_yaml_error(error)}") from None
+    if config is None:
+        raise ValueError(f"{path}: the --collate-config file is empty; expected a mapping of FastDBCollateFN "
+                         "keyword arguments such as 'shrink_ratio: 0.4'")
     if not isinstance(config, dict):
         raise ValueError(f"{path}: expected a mapping of FastDBCollateFN keyword arguments, got {type(config).__name__}")
     config.pop("_target_", None)
     return config
+
+
+def _describe_yaml_error(error):
+    """Return ``line L, column C: problem`` for a PyYAML error, 1-based, or its text without a position."""
+    mark = getattr(error, "problem_mark", None)
+    problem = getattr(error, "problem", None) or str(error)
+    if mark is None:
+        return problem
+    return f"line {mark.line + 1}, column {mark.column + 1}: {problem}"
