@@ -32,6 +32,18 @@ def main(argv=None):
     except (OSError, ValueError, MissingDependencyError) as error:
         print(f"fastcollate {args.command}: {error}", file=sys.stderr)
         return 2
+    except (MemoryError, RuntimeError) as error:
+        if not isinstance(error, MemoryError) and not is_allocation_error(error):
+            raise
+        print(f"fastcollate {args.command}: out of memory ({error or type(error).__name__}); "
+              "use a smaller --size or --batch", file=sys.stderr)
+        return 2
+
+
+def is_allocation_error(error):
+    """Return True if a RuntimeError from PyTorch or numpy reports a failed memory allocation."""
+    message = str(error).lower()
+    return any(phrase in message for phrase in ("can't allocate memory", "unable to allocate", "out of memory"))
 
 
 if __name__ == "__main__":

@@ -2,7 +2,7 @@
 
 import sys
 
-from fastcollate.commands import positive_int
+from fastcollate.commands import MAX_IMAGE_SIDE, image_side, positive_int
 from fastcollate.commands.dataset_options import DATA_HELP, add_dataset_arguments
 
 NAME = "bench"
@@ -25,9 +25,9 @@ def add_parser(subparsers):
              "sample embedded in the package",
     )
     add_dataset_arguments(parser)
-    parser.add_argument("--size", type=positive_int, nargs="+", default=[640], metavar="PIXELS",
-                        help="side of the square letterboxed image, in pixels (default: 640); "
-                             "give several sizes to bench each")
+    parser.add_argument("--size", type=image_side, nargs="+", default=[640], metavar="PIXELS",
+                        help="side of the square letterboxed image, in pixels (default: 640, at most "
+                             f"{MAX_IMAGE_SIDE}); give several sizes to bench each")
     parser.add_argument("--batch", type=positive_int, default=16,
                         help="images per collated batch (default: 16)")
     parser.add_argument("--repeat", type=positive_int, default=5,
