@@ -7,8 +7,8 @@ import torch
 
 from fastcollate.buffers import BufferPool, new_batch_tensor
 from fastcollate.cache import TargetCache
-from fastcollate.polygons import SKIP_LOG, describe_sample, prepare_polygons
-from fastcollate.profiles import BASELINE, draw_profile_targets
+from fastcollate.polygons import SKIP_LOG, describe_image_type, describe_sample, prepare_polygons
+from fastcollate.profiles import BASELINE, draw_profile_targets, validate_ignore_tags
 from fastcollate.profiling import CollateProfiler, collect_stats
 from fastcollate.targets import TargetParams, draw_targets_into, resolve_path
 from fastcollate.validation import check_bool
@@ -169,6 +169,9 @@ class FastDBCollateFN:
                     )
                 if masks is None:
                     prepared = steps.prepare_polygons(sample["polygons"], index, filenames[index])
+                    # The baseline maps ignore the tags, but a wrong count is still a broken sample.
+                    if "ignore_tags" in sample:
+                        validate_ignore_tags(sample["ignore_tags"], len(sample["polygons"]), index, filenames[index])
                     prob_map = prob_maps[index, 0].numpy()
                     thresh_map = thresh_maps[index, 0].numpy()
                     if self.cache is None:
@@ -203,14 +206,15 @@ def stack_images(batch, new_tensor):
     images = []
     for index, sample in enumerate(batch):
         if not isinstance(sample, dict):
-            raise ValueError(f"sample {index}: expected a dict, got {type(sample).__name__}")
+            raise ValueError(f"{describe_sample(index, None)}: expected a dict, got {type(sample).__name__}")
         name = describe_sample(index, sample.get("image_filename"))
         if "image" not in sample:
             raise ValueError(f"{name}: key 'image' is missing; expected a (C, H, W) tensor")
         image = sample["image"]
-        if not isinstance(image, torch.Tensor) or image.dim() != 3:
-            shape = tuple(getattr(image, "shape", ())) or type(image).__name__
-            raise ValueError(f"{name}: key 'image' has shape {shape}; expected a (C, H, W) tensor")
+        if not isinstance(image, torch.Tensor):
+            raise ValueError(describe_image_type(name, image))
+        if image.dim() != 3:
+            raise ValueError(f"{name}: key 'image' has shape {tuple(image.shape)}; expected a (C, H, W) tensor")
         if images and image.shape != images[0].shape:
             raise ValueError(
                 f"{name}: key 'image' has shape {tuple(image.shape)} but sample 0 has "

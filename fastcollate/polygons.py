@@ -44,10 +44,23 @@ class PreparedPolygons(NamedTuple):
 
 
 def describe_sample(sample_index, filename):
-    """Return how errors and logs name a sample: index and file name."""
+    """Return how errors and logs name a sample: its position in the batch and its file name."""
     if filename is None:
-        return f"sample {sample_index}"
-    return f"sample {sample_index} ({filename!r})"
+        return f"sample {sample_index} of the batch"
+    return f"sample {sample_index} of the batch ({filename!r})"
+
+
+def describe_image_type(name, image):
+    """Return the error message for an ``image`` value that is not a torch tensor."""
+    shape = getattr(image, "shape", None)
+    module = type(image).__module__
+    found = f"a {type(image).__name__}" if module == "builtins" else f"a {module}.{type(image).__name__}"
+    if image is None:
+        found = "None"
+    elif shape is not None:
+        found += f" of shape {tuple(shape)}"
+    advice = " (convert it with torch.from_numpy)" if isinstance(image, np.ndarray) else ""
+    return f"{name}: key 'image' is {found}, not a torch.Tensor; expected a (C, H, W) tensor{advice}"
 
 
 def as_vertex_array(polygon, sample_index, filename, polygon_index):

@@ -11,7 +11,13 @@ import numpy as np
 from fastcollate.config import REFERENCE_VARIABLE, reference_requested
 from fastcollate.fast import make_targets_fast
 from fastcollate.polygons import SKIP_LOG, prepare_polygons
-from fastcollate.profiles import BASELINE, check_profile_params, draw_profile_targets, validate_profile
+from fastcollate.profiles import (
+    BASELINE,
+    check_profile_params,
+    draw_profile_targets,
+    validate_ignore_tags,
+    validate_profile,
+)
 from fastcollate.validation import check_bool
 
 logger = logging.getLogger(__name__)
@@ -144,7 +150,8 @@ def make_db_targets(polygons, image_size, params=None, reference=None, sample_in
         ``"paddleocr"``. The masked profiles keep float vertices.
     ignore_tags : sequence of bool, optional
         One tag per polygon, True for a don't-care region such as ``###``.
-        Only the masked profiles read it; None means no polygon is ignored.
+        Only the masked profiles read it, and every profile checks that it
+        has one bool per polygon. None means no polygon is ignored.
 
     Returns
     -------
@@ -183,6 +190,8 @@ def make_db_targets(polygons, image_size, params=None, reference=None, sample_in
         return prob_map, thresh_map, prob_mask, thresh_mask
 
     prepared = prepare_polygons(polygons, sample_index, filename)
+    if ignore_tags is not None:
+        validate_ignore_tags(ignore_tags, len(polygons), sample_index, filename)
     prob_map = np.zeros((height, width), dtype=np.float32)
     thresh_map = np.zeros((height, width), dtype=np.float32)
     skipped = draw_targets_into(prepared, prob_map, thresh_map, params, path)
