@@ -7,6 +7,7 @@ is made here or reported back as a status code.
 """
 
 import logging
+import os
 import threading
 from collections import Counter
 from typing import NamedTuple
@@ -162,10 +163,15 @@ class SkipLog:
     """Process-wide counts of skipped polygons, with one WARNING per reason.
 
     DataLoader workers are separate processes, so each logs its own first
-    skip of each reason; later skips are only counted.
+    skip of each reason; later skips are only counted. A forked child starts
+    from zero counts, like a spawned one.
     """
 
     def __init__(self):
+        self.reset()
+
+    def reset(self):
+        """Forget all counts and logged reasons, as in a new process."""
         self._lock = threading.Lock()
         self.counts = Counter()
 
@@ -185,6 +191,12 @@ class SkipLog:
 
 
 SKIP_LOG = SkipLog()
+
+# A forked DataLoader worker would otherwise inherit the parent's counts and
+# never log the reasons the parent already logged. The new lock also avoids
+# inheriting one that another parent thread held at the fork.
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=SKIP_LOG.reset)
 
 
 def skip_counts():
