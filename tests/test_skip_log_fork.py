@@ -60,7 +60,7 @@ def test_forked_worker_logs_and_counts_afresh():
     dataset = NanPolygonDataset()
     before = skip_counts().get(NON_FINITE, 0)
 
-    # The parent now has logged this reason once, so without a reset at fork
+    # The parent has now seen this reason, so without a reset at fork
     # the worker would stay silent and start from the parent's count.
     FastDBCollateFN()([dataset[0]])
     parent_counts = skip_counts()
