@@ -226,4 +226,10 @@ def format_result(result, size):
     ]
     if result.profiled_batch is not None:
         lines.append(f"{'profiled batch, median ms':24}{'':12}{result.profiled_batch * 1e3:12.1f}")
+    shorter_batch = result.images % result.batch_size
+    if shorter_batch:
+        lines.append(
+            f"(the batch times include a batch of {shorter_batch} image{'s' if shorter_batch > 1 else ''}, "
+            f"whose time is scaled to {result.batch_size} images)"
+        )
     return "\n".join(lines)

@@ -5,6 +5,7 @@ import logging
 import sys
 
 from fastcollate.commands import bench, compare, loader_bench, precompute, render, report, warmup
+from fastcollate.optional import MissingDependencyError
 
 # One module per subcommand, in the order ``--help`` lists them.
 COMMANDS = (bench, precompute, render, compare, report, warmup, loader_bench)
@@ -28,9 +29,21 @@ def main(argv=None):
     runners = {command.NAME: command.run for command in COMMANDS}
     try:
         return runners[args.command](args)
-    except (OSError, ValueError) as error:
+    except (OSError, ValueError, MissingDependencyError) as error:
         print(f"fastcollate {args.command}: {error}", file=sys.stderr)
         return 2
+    except (MemoryError, RuntimeError) as error:
+        if not isinstance(error, MemoryError) and not is_allocation_error(error):
+            raise
+        print(f"fastcollate {args.command}: out of memory ({error or type(error).__name__}); "
+              "use a smaller --size or --batch", file=sys.stderr)
+        return 2
+
+
+def is_allocation_error(error):
+    """Return True if a RuntimeError from PyTorch or numpy reports a failed memory allocation."""
+    message = str(error).lower()
+    return any(phrase in message for phrase in ("can't allocate memory", "unable to allocate", "out of memory"))
 
 
 if __name__ == "__main__":

@@ -7,12 +7,13 @@ import torch
 
 from fastcollate.buffers import BufferPool, new_batch_tensor
 from fastcollate.cache import TargetCache
-from fastcollate.polygons import SKIP_LOG, describe_sample, prepare_polygons
-from fastcollate.profiles import BASELINE, draw_profile_targets
+from fastcollate.polygons import SKIP_LOG, describe_image_type, describe_sample, prepare_polygons
+from fastcollate.profiles import BASELINE, draw_profile_targets, validate_ignore_tags
 from fastcollate.profiling import CollateProfiler, collect_stats
 from fastcollate.targets import REFERENCE, TargetParams, draw_targets_into, resolve_path
 from fastcollate.threads import map_in_order, resolve_num_threads, validate_num_threads
 from fastcollate.warmup import load_kernels_for
+from fastcollate.validation import check_bool
 
 # Sample keys the batch already carries under its own names. Any other key
 # is passed through as a list after the maps.
@@ -87,6 +88,10 @@ class FastDBCollateFN:
     def __init__(self, shrink_ratio=0.4, thresh_min=0.3, thresh_max=0.7, *, reference=None,
                  corrected_edges=False, inference_mode=False, reuse_buffers=True, cache=None,
                  profile=BASELINE, profiling=False, num_threads=None):
+        reference = check_bool("reference", reference, allow_none=True)
+        inference_mode = check_bool("inference_mode", inference_mode)
+        reuse_buffers = check_bool("reuse_buffers", reuse_buffers)
+        profiling = check_bool("profiling", profiling)
         self.params = TargetParams(shrink_ratio, thresh_min, thresh_max, corrected_edges, profile)
         # NOTE: the cache stores two maps per image, so it serves the baseline profile only.
         if cache is not None and profile != BASELINE:
@@ -178,6 +183,10 @@ class FastDBCollateFN:
                         "every training sample needs a list of polygons (set inference_mode=True "
                         "to collate images only)"
                     )
+                # The baseline maps ignore the tags, but a wrong count is still a broken sample.
+                if masks is None and "ignore_tags" in sample:
+                    validate_ignore_tags(sample["ignore_tags"], len(sample["polygons"]), index,
+                                         filenames[index])
 
             def draw_image(index):
                 sample = batch[index]
@@ -220,14 +229,15 @@ def stack_images(batch, new_tensor):
     images = []
     for index, sample in enumerate(batch):
         if not isinstance(sample, dict):
-            raise ValueError(f"sample {index}: expected a dict, got {type(sample).__name__}")
+            raise ValueError(f"{describe_sample(index, None)}: expected a dict, got {type(sample).__name__}")
         name = describe_sample(index, sample.get("image_filename"))
         if "image" not in sample:
             raise ValueError(f"{name}: key 'image' is missing; expected a (C, H, W) tensor")
         image = sample["image"]
-        if not isinstance(image, torch.Tensor) or image.dim() != 3:
-            shape = tuple(getattr(image, "shape", ())) or type(image).__name__
-            raise ValueError(f"{name}: key 'image' has shape {shape}; expected a (C, H, W) tensor")
+        if not isinstance(image, torch.Tensor):
+            raise ValueError(describe_image_type(name, image))
+        if image.dim() != 3:
+            raise ValueError(f"{name}: key 'image' has shape {tuple(image.shape)}; expected a (C, H, W) tensor")
         if images and image.shape != images[0].shape:
             raise ValueError(
                 f"{name}: key 'image' has shape {tuple(image.shape)} but sample 0 has "

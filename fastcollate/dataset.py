@@ -6,6 +6,7 @@ import numpy as np
 import torch
 
 from fastcollate.datasets import letterbox, make_sample, resolve_image_size
+from fastcollate.optional import MissingDependencyError
 from fastcollate.readers import read_dataset
 
 logger = logging.getLogger(__name__)
@@ -148,7 +149,7 @@ def _require_opencv():
     try:
         import cv2
     except ImportError:
-        raise ImportError(
+        raise MissingDependencyError(
             "decoding images needs OpenCV: pip install 'fastcollate[images]', "
             "or pass load_images=False to get zero images of the output size"
         ) from None

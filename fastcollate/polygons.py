@@ -7,6 +7,7 @@ is made here or reported back as a status code.
 """
 
 import logging
+import os
 import threading
 from collections import Counter
 from typing import NamedTuple
@@ -44,10 +45,23 @@ class PreparedPolygons(NamedTuple):
 
 
 def describe_sample(sample_index, filename):
-    """Return how errors and logs name a sample: index and file name."""
+    """Return how errors and logs name a sample: its position in the batch and its file name."""
     if filename is None:
-        return f"sample {sample_index}"
-    return f"sample {sample_index} ({filename!r})"
+        return f"sample {sample_index} of the batch"
+    return f"sample {sample_index} of the batch ({filename!r})"
+
+
+def describe_image_type(name, image):
+    """Return the error message for an ``image`` value that is not a torch tensor."""
+    shape = getattr(image, "shape", None)
+    module = type(image).__module__
+    found = f"a {type(image).__name__}" if module == "builtins" else f"a {module}.{type(image).__name__}"
+    if image is None:
+        found = "None"
+    elif shape is not None:
+        found += f" of shape {tuple(shape)}"
+    advice = " (convert it with torch.from_numpy)" if isinstance(image, np.ndarray) else ""
+    return f"{name}: key 'image' is {found}, not a torch.Tensor; expected a (C, H, W) tensor{advice}"
 
 
 def as_vertex_array(polygon, sample_index, filename, polygon_index):
@@ -149,10 +163,15 @@ class SkipLog:
     """Process-wide counts of skipped polygons, with one WARNING per reason.
 
     DataLoader workers are separate processes, so each logs its own first
-    skip of each reason; later skips are only counted.
+    skip of each reason; later skips are only counted. A forked child starts
+    from zero counts, like a spawned one.
     """
 
     def __init__(self):
+        self.reset()
+
+    def reset(self):
+        """Forget all counts and logged reasons, as in a new process."""
         self._lock = threading.Lock()
         self.counts = Counter()
 
@@ -172,6 +191,12 @@ class SkipLog:
 
 
 SKIP_LOG = SkipLog()
+
+# A forked DataLoader worker would otherwise inherit the parent's counts and
+# never log the reasons the parent already logged. The new lock also avoids
+# inheriting one that another parent thread held at the fork.
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=SKIP_LOG.reset)
 
 
 def skip_counts():

@@ -16,11 +16,13 @@ outside the box, as documented in ``docs/semantics.md``:
   is computed independently, so the visible values are the same.
 """
 
-import cv2
 import numpy as np
 import pyclipper
 
+from fastcollate.optional import import_optional
 from fastcollate.polygons import EMPTY_OFFSET, OUTSIDE_IMAGE, ZERO_AREA
+
+cv2 = import_optional("cv2", "the reference path")
 
 EPS = np.finfo(float).eps
 

@@ -9,6 +9,8 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
+from fastcollate.optional import IMAGES_EXTRA, import_optional
+
 LABEL_HEIGHT = 22
 """Height in pixels of the caption bar above each panel."""
 
@@ -88,7 +90,7 @@ def to_bgr(image):
 
 def draw_polygons(picture, batch, index):
     """Draw the sample's polygons on ``picture`` in place and return it."""
-    import cv2
+    cv2 = import_optional("cv2", "fastcollate render", IMAGES_EXTRA)
 
     polygons = batch.get("polygons")
     if polygons is None:
@@ -111,7 +113,7 @@ def map_to_bgr(values, colored):
     Colored maps use the viridis colormap (dark blue 0, yellow 1), others
     grayscale. Values are clipped to [0, 1], and NaN draws as 0.
     """
-    import cv2
+    cv2 = import_optional("cv2", "fastcollate render", IMAGES_EXTRA)
 
     gray = (np.nan_to_num(np.clip(values, 0.0, 1.0), nan=0.0) * 255.0 + 0.5).astype(np.uint8)
     if colored:
@@ -126,7 +128,7 @@ def describe_map(key, values):
 
 def with_caption(picture, caption):
     """Put a black caption bar of `LABEL_HEIGHT` pixels with white text above ``picture``."""
-    import cv2
+    cv2 = import_optional("cv2", "fastcollate render", IMAGES_EXTRA)
 
     bar = np.zeros((LABEL_HEIGHT, picture.shape[1], 3), dtype=np.uint8)
     cv2.putText(bar, caption, (4, LABEL_HEIGHT - 7), cv2.FONT_HERSHEY_SIMPLEX, 0.42, (255, 255, 255), 1,
@@ -191,7 +193,7 @@ def render_folder(data, out, size=640, *, limit=None, batch_size=8, format=None,
     OSError
         If a PNG cannot be written.
     """
-    import cv2
+    cv2 = import_optional("cv2", "fastcollate render", IMAGES_EXTRA)
 
     from fastcollate.collate import FastDBCollateFN
     from fastcollate.dataset import TextDetectionDataset

@@ -11,7 +11,14 @@ import numpy as np
 from fastcollate.config import REFERENCE_VARIABLE, reference_requested
 from fastcollate.fast import make_targets_fast
 from fastcollate.polygons import SKIP_LOG, prepare_polygons
-from fastcollate.profiles import BASELINE, check_profile_params, draw_profile_targets, validate_profile
+from fastcollate.profiles import (
+    BASELINE,
+    check_profile_params,
+    draw_profile_targets,
+    validate_ignore_tags,
+    validate_profile,
+)
+from fastcollate.validation import check_bool
 
 logger = logging.getLogger(__name__)
 
@@ -33,7 +40,8 @@ class TargetParams:
         shrunk and dilated polygons (Liao et al., "Real-time Scene Text
         Detection with Differentiable Binarization", AAAI 2020). In [0, 1).
     thresh_min, thresh_max : float
-        The threshold map is scaled from [0, 1] to [thresh_min, thresh_max].
+        The threshold map is scaled from [0, 1] to [thresh_min, thresh_max],
+        so thresh_min must not exceed thresh_max.
     corrected_edges : bool
         Clamp the squared sine of the classic distance at 0, so that a pixel
         lying exactly on an edge gets the distance 0 even if the cosine rounds
@@ -67,7 +75,12 @@ class TargetParams:
             object.__setattr__(self, name, number)
         if not 0.0 <= self.shrink_ratio < 1.0:
             raise ValueError(f"shrink_ratio must be in [0, 1), got {self.shrink_ratio!r}")
-        object.__setattr__(self, "corrected_edges", bool(self.corrected_edges))
+        if self.thresh_min > self.thresh_max:
+            raise ValueError(
+                f"thresh_min must not exceed thresh_max, got thresh_min={self.thresh_min!r} and "
+                f"thresh_max={self.thresh_max!r}; the threshold map would be inverted (swap the two values)"
+            )
+        object.__setattr__(self, "corrected_edges", check_bool("corrected_edges", self.corrected_edges))
         validate_profile(self.profile)
         check_profile_params(self.profile, self.shrink_ratio, self.corrected_edges)
 
@@ -77,6 +90,7 @@ def resolve_path(reference=None):
 
     ``reference=None`` defers to the ``FASTCOLLATE_REFERENCE`` variable.
     """
+    reference = check_bool("reference", reference, allow_none=True)
     if reference is None:
         reference = reference_requested()
         source = f"{REFERENCE_VARIABLE}"
@@ -136,7 +150,8 @@ def make_db_targets(polygons, image_size, params=None, reference=None, sample_in
         ``"paddleocr"``. The masked profiles keep float vertices.
     ignore_tags : sequence of bool, optional
         One tag per polygon, True for a don't-care region such as ``###``.
-        Only the masked profiles read it; None means no polygon is ignored.
+        Only the masked profiles read it, and every profile checks that it
+        has one bool per polygon. None means no polygon is ignored.
 
     Returns
     -------
@@ -175,6 +190,8 @@ def make_db_targets(polygons, image_size, params=None, reference=None, sample_in
         return prob_map, thresh_map, prob_mask, thresh_mask
 
     prepared = prepare_polygons(polygons, sample_index, filename)
+    if ignore_tags is not None:
+        validate_ignore_tags(ignore_tags, len(polygons), sample_index, filename)
     prob_map = np.zeros((height, width), dtype=np.float32)
     thresh_map = np.zeros((height, width), dtype=np.float32)
     skipped = draw_targets_into(prepared, prob_map, thresh_map, params, path)

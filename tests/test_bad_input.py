@@ -187,7 +187,7 @@ MALFORMED_SAMPLES = [
 def test_malformed_sample_raises(bad_sample, key, found, reference):
     collate = FastDBCollateFN(reference=reference)
 
-    with pytest.raises(ValueError, match=re.escape("sample 1 ('bad.jpg')")) as error:
+    with pytest.raises(ValueError, match=re.escape("sample 1 of the batch ('bad.jpg')")) as error:
         collate(make_batch_with(bad_sample))
 
     message = str(error.value)
@@ -197,7 +197,7 @@ def test_malformed_sample_raises(bad_sample, key, found, reference):
 
 @PATHS
 def test_make_db_targets_names_sample(reference):
-    with pytest.raises(ValueError, match=re.escape("sample 5 ('page.jpg'): key 'polygons'[1] has shape (4, 3)")):
+    with pytest.raises(ValueError, match=re.escape("sample 5 of the batch ('page.jpg'): key 'polygons'[1] has shape (4, 3)")):
         make_db_targets([GOOD_BEFORE, np.zeros((4, 3))], (64, 64), reference=reference, sample_index=5,
                         filename="page.jpg")
 
@@ -217,9 +217,9 @@ def test_skip_warning_once_per_reason(caplog, monkeypatch):
 
     assert [record.levelno for record in records] == [logging.WARNING, logging.WARNING]
     assert ZERO_AREA in records[0].getMessage()
-    assert "sample 2 ('page.jpg')" in records[0].getMessage()
+    assert "sample 2 of the batch ('page.jpg')" in records[0].getMessage()
     assert NON_FINITE in records[1].getMessage()
-    assert "sample 4 ('other.jpg')" in records[1].getMessage()
+    assert "sample 4 of the batch ('other.jpg')" in records[1].getMessage()
     assert skip_counts() == {ZERO_AREA: 3, NON_FINITE: 2}
 
 
@@ -239,7 +239,7 @@ def test_zero_height_image_rejected(reference):
     sample = {"image": torch.zeros(3, 0, 80), "polygons": [np.array([[1, 1], [9, 1], [9, 9]])],
               "image_filename": "empty.jpg", "inverse_matrix": None}
 
-    with pytest.raises(ValueError, match=r"sample 0 \('empty.jpg'\): key 'image' has shape \(3, 0, 80\)"):
+    with pytest.raises(ValueError, match=r"sample 0 of the batch \('empty.jpg'\): key 'image' has shape \(3, 0, 80\)"):
         FastDBCollateFN(reference=reference)([sample])
 
 
@@ -260,3 +260,39 @@ def test_image_size_rejected(image_size):
 def test_string_param_rejected(name):
     with pytest.raises(ValueError, match=f"{name} must be a real number"):
         TargetParams(**{name: "0.4"})
+
+
+def test_numpy_image_named_not_tensor():
+    batch = make_batch_with({"image": np.zeros((3, 64, 64), dtype=np.float32)})
+
+    with pytest.raises(ValueError) as error:
+        FastDBCollateFN()(batch)
+
+    message = str(error.value)
+    assert "sample 1 of the batch ('bad.jpg')" in message
+    assert "key 'image' is a numpy.ndarray of shape (3, 64, 64), not a torch.Tensor" in message
+    assert "torch.from_numpy" in message
+
+
+@pytest.mark.parametrize("profile", ["baseline", "mhliao", "paddleocr"])
+def test_ignore_tags_count_checked_every_profile(profile):
+    batch = make_batch_with({"polygons": [GOOD_BEFORE], "ignore_tags": [True, False]})
+
+    with pytest.raises(ValueError) as error:
+        FastDBCollateFN(profile=profile)(batch)
+
+    assert "sample 1 of the batch ('bad.jpg'): key 'ignore_tags' has 2 values" in str(error.value)
+    assert "for 1 polygons" in str(error.value)
+
+
+def test_baseline_accepts_matching_ignore_tags():
+    batch = make_batch_with({"ignore_tags": [np.True_]})
+
+    collated = FastDBCollateFN()(batch)
+
+    assert collated["prob_maps"].shape == (2, 1, 64, 64)
+
+
+def test_make_db_targets_checks_ignore_tags():
+    with pytest.raises(ValueError, match="key 'ignore_tags' has 0 values"):
+        make_db_targets([GOOD_BEFORE], (64, 64), ignore_tags=[])

@@ -283,7 +283,7 @@ def test_precompute_help_states_units(capsys):
     with pytest.raises(SystemExit):
         main(["precompute", "--help"])
     output = " ".join(capsys.readouterr().out.split())
-    assert "in pixels (default: 640)" in output
+    assert "in pixels (default: 640, at most 16384)" in output
     assert "in bytes" in output
     assert "(default: no cap)" in output
 

@@ -44,7 +44,7 @@ def test_bench_help_states_units(capsys):
     # argparse wraps lines at the terminal width.
     help_text = " ".join(capsys.readouterr().out.split())
     assert exit_info.value.code == 0
-    assert "in pixels (default: 640)" in help_text
+    assert "in pixels (default: 640, at most 16384)" in help_text
     assert "(default: 16)" in help_text
     assert "(default: 5)" in help_text
 

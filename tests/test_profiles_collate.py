@@ -75,7 +75,7 @@ def test_paddleocr_accepts_min_shrink_ratio():
 @pytest.mark.parametrize(
     ("ignore_tags", "message"),
     [
-        ([True, False], r"sample 0 \('a.jpg'\): key 'ignore_tags' has 2 values \(\[True, False\]\) for 1 polygons"),
+        ([True, False], r"sample 0 of the batch \('a.jpg'\): key 'ignore_tags' has 2 values \(\[True, False\]\) for 1 polygons"),
         ([], r"key 'ignore_tags' has 0 values"),
         (["###"], r"key 'ignore_tags'\[0\] is '###' \(str\); expected True or False"),
         ([1], r"key 'ignore_tags'\[0\] is 1 \(int\)"),
@@ -93,7 +93,7 @@ def test_bad_ignore_tags_in_batch_names_sample():
     dataset = JitteredPages(2)
     batch = [dataset[0], dict(dataset[1], ignore_tags=[False])]
 
-    with pytest.raises(ValueError, match=r"sample 1 \('page_1.jpg'\): key 'ignore_tags' has 1 values"):
+    with pytest.raises(ValueError, match=r"sample 1 of the batch \('page_1.jpg'\): key 'ignore_tags' has 1 values"):
         FastDBCollateFN(profile="mhliao")(batch)
 
 

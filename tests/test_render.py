@@ -96,7 +96,7 @@ def test_render_help_states_units(capsys):
     # argparse wraps lines at the terminal width.
     help_text = " ".join(capsys.readouterr().out.split())
     assert exit_info.value.code == 0
-    assert "in pixels (default: 640)" in help_text
+    assert "in pixels (default: 640, at most 16384)" in help_text
     assert "(default: all)" in help_text
     assert "WIDTHxHEIGHT" in help_text
 

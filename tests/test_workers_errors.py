@@ -65,6 +65,7 @@ def test_worker_error_names_sample(start_method):
     samples = pages()
     samples[6]["image_filename"] = "bad_page.jpg"
     samples[6]["polygons"] = [np.zeros((3, 3), dtype=np.float32)]
+    samples[6].pop("ignore_tags", None)
     loader = DataLoader(samples, batch_size=BATCH_SIZE, num_workers=2, collate_fn=FastDBCollateFN(),
                         multiprocessing_context=start_method, timeout=LOADER_TIMEOUT_S)
 
@@ -73,7 +74,7 @@ def test_worker_error_names_sample(start_method):
 
     message = str(error.value)
     # The collate names the sample by its position in the batch and its file.
-    assert "sample 2 ('bad_page.jpg')" in message
+    assert "sample 2 of the batch ('bad_page.jpg')" in message
     assert "key 'polygons'[0] has shape (3, 3)" in message
     # torch adds which worker raised and the worker's traceback.
     assert "Caught ValueError in DataLoader worker process" in message
@@ -84,6 +85,8 @@ def test_unusable_polygons_skipped_in_worker():
     samples = pages()
     samples[1]["polygons"] = [np.array([[np.nan, 1.0], [5.0, 1.0], [5.0, 9.0]], dtype=np.float32)]
     samples[5]["polygons"] = [np.array([[3.0, 3.0], [3.0, 3.0], [3.0, 3.0]], dtype=np.float32)]
+    for sample in (samples[1], samples[5]):
+        sample.pop("ignore_tags", None)
     loader = DataLoader(samples, batch_size=BATCH_SIZE, num_workers=2, collate_fn=FastDBCollateFN(),
                         multiprocessing_context="fork", timeout=LOADER_TIMEOUT_S)
 

@@ -11,6 +11,7 @@ from fastcollate.cache.key import target_key
 from fastcollate.cache.memory import MemoryLRU
 from fastcollate.cache.spill import SpillDirectory
 from fastcollate.stats import SharedCounters
+from fastcollate.validation import check_bool
 
 logger = logging.getLogger(__name__)
 
@@ -59,6 +60,7 @@ class TargetCache:
         self.max_bytes = validate_byte_count("max_bytes", max_bytes)
         if spill_max_bytes is not None:
             spill_max_bytes = validate_byte_count("spill_max_bytes", spill_max_bytes)
+        read_only = check_bool("read_only", read_only)
         if read_only and spill_dir is None:
             raise ValueError("read_only=True requires spill_dir: pass the directory to read entries from")
 
@@ -66,7 +68,7 @@ class TargetCache:
         if spill_dir is not None:
             self.spill = SpillDirectory(spill_dir, spill_max_bytes, read_only)
         self.spill_max_bytes = spill_max_bytes
-        self.read_only = bool(read_only)
+        self.read_only = read_only
         self.counters = SharedCounters(COUNTER_NAMES)
         self.memory = MemoryLRU(self.max_bytes)
 

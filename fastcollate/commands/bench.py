@@ -2,7 +2,7 @@
 
 import sys
 
-from fastcollate.commands import positive_int
+from fastcollate.commands import MAX_IMAGE_SIDE, image_side, positive_int
 from fastcollate.commands.dataset_options import DATA_HELP, add_dataset_arguments
 
 NAME = "bench"
@@ -25,9 +25,9 @@ def add_parser(subparsers):
              "sample embedded in the package",
     )
     add_dataset_arguments(parser)
-    parser.add_argument("--size", type=positive_int, nargs="+", default=[640], metavar="PIXELS",
-                        help="side of the square letterboxed image, in pixels (default: 640); "
-                             "give several sizes to bench each")
+    parser.add_argument("--size", type=image_side, nargs="+", default=[640], metavar="PIXELS",
+                        help="side of the square letterboxed image, in pixels (default: 640, at most "
+                             f"{MAX_IMAGE_SIDE}); give several sizes to bench each")
     parser.add_argument("--batch", type=positive_int, default=16,
                         help="images per collated batch (default: 16)")
     parser.add_argument("--repeat", type=positive_int, default=5,
@@ -52,9 +52,11 @@ def run(args):
     from fastcollate.benchmark import TargetMismatch, format_result, result_cases, run_bench
     from fastcollate.data import sample_dirs
     from fastcollate.datasets import load_samples
+    from fastcollate.optional import require_reference_dependencies
     from fastcollate.regression import bench_document, save_json
     from fastcollate.targets import TargetParams
 
+    require_reference_dependencies("fastcollate bench, which runs the reference path,")
     folders = args.data or [str(folder) for folder in sample_dirs()]
     params = TargetParams(shrink_ratio=args.shrink_ratio, profile=args.profile)
     cases = []

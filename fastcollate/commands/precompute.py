@@ -1,6 +1,6 @@
 """``fastcollate precompute``: fill a spill directory with the targets of a dataset."""
 
-from fastcollate.commands import positive_int
+from fastcollate.commands import MAX_IMAGE_SIDE, image_side, positive_int
 from fastcollate.commands.dataset_options import DATA_HELP, add_dataset_arguments
 
 NAME = "precompute"
@@ -27,8 +27,9 @@ def add_parser(subparsers):
     add_dataset_arguments(parser)
     parser.add_argument("--cache-dir", metavar="DIR", required=True,
                         help="spill directory to fill; created if missing")
-    parser.add_argument("--size", type=positive_int, default=640,
-                        help="side of the square letterboxed image, in pixels (default: 640)")
+    parser.add_argument("--size", type=image_side, default=640,
+                        help="side of the square letterboxed image, in pixels "
+                             f"(default: 640, at most {MAX_IMAGE_SIDE})")
     parser.add_argument("--shrink-ratio", type=float, default=0.4,
                         help="shrink ratio r of D = area * (1 - r**2) / perimeter (default: 0.4)")
     parser.add_argument("--thresh-min", type=float, default=0.3,

@@ -1,6 +1,8 @@
 """``fastcollate render``: write pictures of images beside their training targets."""
 
-from fastcollate.commands import positive_int
+from pathlib import Path
+
+from fastcollate.commands import MAX_IMAGE_SIDE, count_noun, image_side, positive_int
 from fastcollate.commands.dataset_options import DATA_HELP, add_dataset_arguments
 
 NAME = "render"
@@ -23,9 +25,9 @@ def add_parser(subparsers):
                         help="folder for the PNG files, created if missing; existing files of the same "
                              "name are overwritten")
     add_dataset_arguments(parser)
-    parser.add_argument("--size", type=positive_int, default=640,
+    parser.add_argument("--size", type=image_side, default=640,
                         help="side of the square letterboxed image and of each panel, in pixels "
-                             "(default: 640)")
+                             f"(default: 640, at most {MAX_IMAGE_SIDE})")
     parser.add_argument("--limit", metavar="N", type=positive_int, default=None,
                         help="render only the first N images in dataset order, which is sorted by "
                              "file name for one annotation file per image (default: all)")
@@ -45,25 +47,47 @@ def run(args):
     # Imported here so that `fastcollate --help` stays fast.
     from fastcollate.render import render_folder
 
+    out = Path(args.out)
+    if out.exists() and not out.is_dir():
+        raise ValueError(f"--out {out} is an existing file; --out must be a folder for the PNG files")
     collate_options = load_collate_options(args.collate_config) if args.collate_config else {}
     written = render_folder(
         args.data, args.out, size=args.size, limit=args.limit, batch_size=args.batch,
         format=args.format, image_size=args.image_size, image_dir=args.image_dir,
         collate_options=collate_options, compare_edges=args.compare_edges, progress=not args.no_progress,
     )
-    print(f"wrote {len(written)} PNG files to {args.out}")
+    print(f"wrote {count_noun(len(written), 'PNG file')} to {args.out}")
     return 0
 
 
 def load_collate_options(path):
-    """Read FastDBCollateFN keyword arguments from a YAML file, dropping ``_target_``."""
+    """Read FastDBCollateFN keyword arguments from a YAML file, dropping ``_target_``.
+
+    Raises ``ValueError`` naming the file if the YAML is invalid (with the
+    line and column of the error), the file is empty or it is not a mapping.
+    """
     try:
         import yaml
     except ImportError:
         raise ValueError("--collate-config needs PyYAML: pip install pyyaml") from None
     with open(path, encoding="utf-8") as file:
-        config = yaml.safe_load(file)
+        try:
+            config = yaml.safe_load(file)
+        except yaml.YAMLError as error:
+            raise ValueError(f"{path}: invalid YAML in --collate-config, {_describe_yaml_error(error)}") from None
+    if config is None:
+        raise ValueError(f"{path}: the --collate-config file is empty; expected a mapping of FastDBCollateFN "
+                         "keyword arguments such as 'shrink_ratio: 0.4'")
     if not isinstance(config, dict):
         raise ValueError(f"{path}: expected a mapping of FastDBCollateFN keyword arguments, got {type(config).__name__}")
     config.pop("_target_", None)
     return config
+
+
+def _describe_yaml_error(error):
+    """Return ``line L, column C: problem`` for a PyYAML error, 1-based, or its text without a position."""
+    mark = getattr(error, "problem_mark", None)
+    problem = getattr(error, "problem", None) or str(error)
+    if mark is None:
+        return problem
+    return f"line {mark.line + 1}, column {mark.column + 1}: {problem}"

@@ -16,13 +16,15 @@ dilated box entirely outside the image (a numpy broadcasting error).
 ``docs/profiles.md`` describes both profiles.
 """
 
-import cv2
 import numpy as np
 import pyclipper
-from shapely.geometry import Polygon
 
 from fastcollate.kernels.profiles import MIN_TEXT_SIZE
+from fastcollate.optional import import_optional
 from fastcollate.polygons import EMPTY_OFFSET, OUTSIDE_IMAGE
+
+cv2 = import_optional("cv2", "the reference path")
+Polygon = import_optional("shapely.geometry", "the reference path of the masked profiles").Polygon
 
 
 def trapezoid_area(polygon):

@@ -1,7 +1,7 @@
 """Records and parsing helpers shared by the annotation readers."""
 
 import math
-from pathlib import Path
+from pathlib import Path, PurePath
 from typing import NamedTuple, Optional
 
 import numpy as np
@@ -67,6 +67,29 @@ def read_text(path):
         return path.read_bytes().decode("utf-8-sig")
     except UnicodeDecodeError as error:
         raise ValueError(f"{path}: annotation file is not valid UTF-8 ({error})") from None
+
+
+def check_inside(file_name, image_dir, location, field):
+    """Raise ``ValueError`` if the image path ``file_name`` from an annotation leaves ``image_dir``.
+
+    An absolute path, or one whose ``..`` parts climb out of the folder, would
+    make the reader open files outside the dataset. Symbolic links inside
+    the folder are followed, as for any other image.
+    """
+    relative = PurePath(file_name)
+    depth = 0
+    escapes = relative.is_absolute() or bool(relative.drive)
+    for part in relative.parts:
+        if part == "..":
+            depth -= 1
+        elif part != ".":
+            depth += 1
+        escapes = escapes or depth < 0
+    if escapes:
+        raise ValueError(
+            f"{location}: {field} is {file_name!r}, which leaves the image folder {image_dir}; "
+            "expected a path relative to that folder, without a leading / or .. parts that climb out of it"
+        )
 
 
 def numbered_lines(content):

@@ -49,14 +49,6 @@ def read_ctw1500_annotation(path):
     return [Word(polygon=polygon, text=None, ignore=flag == IGNORE_FLAG) for polygon, flag in zip(polygons, flags)]
 
 
-def is_ctw1500_line(line):
-    """Return True if ``line`` has the CTW1500 layout (used to detect the format)."""
-    fields = [field.strip() for field in line.split(",")]
-    if len(fields) != 2 * CTW1500_POINTS + 1 or fields[-1] not in (CARE_FLAG, IGNORE_FLAG):
-        return False
-    return all(parse_number(field) is not None for field in fields[:-1])
-
-
 def _parse_line(line, path, line_number):
     fields = [field.strip() for field in line.split(",")]
     location = f"{path}, line {line_number}"

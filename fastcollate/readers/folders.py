@@ -2,19 +2,25 @@
 
 from pathlib import Path
 
-from fastcollate.readers.common import AnnotatedImage, numbered_lines, read_text
-from fastcollate.readers.ctw1500 import is_ctw1500_line, read_ctw1500_annotation
+from fastcollate.readers.common import AnnotatedImage, read_text
+from fastcollate.readers.ctw1500 import read_ctw1500_annotation
+from fastcollate.readers.detect import (
+    CTW1500,
+    ICDAR2015,
+    RECEIPT_JSON,
+    SROIE,
+    WILDRECEIPT,
+    detect_format,
+    json_status,
+    looks_like_json_lines,
+    text_annotation_files,
+)
 from fastcollate.readers.icdar import read_icdar_annotation
-from fastcollate.readers.receipt_json import is_receipt_json, read_receipt_json
-from fastcollate.readers.wildreceipt import is_wildreceipt_line, read_wildreceipt_annotation
+from fastcollate.readers.receipt_json import read_receipt_json
+from fastcollate.readers.wildreceipt import read_wildreceipt_annotation
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png")
 
-ICDAR2015 = "icdar2015"
-SROIE = "sroie"
-CTW1500 = "ctw1500"
-WILDRECEIPT = "wildreceipt"
-RECEIPT_JSON = "receipt_json"
 # SROIE task-1 files have the ICDAR 2015 line layout and share its reader.
 FORMATS = (ICDAR2015, SROIE, CTW1500, WILDRECEIPT, RECEIPT_JSON)
 _PER_IMAGE_FORMATS = {ICDAR2015: read_icdar_annotation, SROIE: read_icdar_annotation, CTW1500: read_ctw1500_annotation}
@@ -30,7 +36,8 @@ def read_dataset(path, format=None, image_dir=None):
         depend on the format. ICDAR 2015, SROIE and CTW1500 read every
         ``*.txt``, one file per image. WildReceipt reads the ``*.txt`` files
         in JSON Lines, which leaves out ``class_list.txt``. Receipt JSON reads
-        the ``*.json`` files with a top-level ``images`` key.
+        the ``*.json`` files with a top-level ``images`` key, and those that
+        are not valid JSON, to report them.
     format : str, optional
         One of `FORMATS`. By default it is detected with `detect_format`.
     image_dir : str or os.PathLike, optional
@@ -47,7 +54,8 @@ def read_dataset(path, format=None, image_dir=None):
     Raises
     ------
     FileNotFoundError
-        If ``path`` does not exist or holds no annotation file.
+        If ``path`` or ``image_dir`` does not exist, or ``path`` holds no
+        annotation file.
     ValueError
         If ``format`` is unknown, an annotation file is malformed (the
         message names the file and line) or an annotation matches several
@@ -56,6 +64,8 @@ def read_dataset(path, format=None, image_dir=None):
     path = Path(path)
     if not path.exists():
         raise FileNotFoundError(f"dataset folder or annotation file not found: {path}")
+    if image_dir is not None and not Path(image_dir).is_dir():
+        raise FileNotFoundError(f"image folder not found: {image_dir} (image_dir, --image-dir on the command line)")
     if format is None:
         format = detect_format(path)
     if format not in FORMATS:
@@ -78,45 +88,6 @@ def read_dataset(path, format=None, image_dir=None):
         images.append(AnnotatedImage(name, image_path, None, read(annotation_path), annotation_path))
     images.sort(key=lambda image: image.name)
     return images
-
-
-def detect_format(path):
-    """Detect the annotation format of a dataset folder or file.
-
-    A ``*.json`` file with a top-level ``images`` key is receipt JSON. Else
-    the first non-blank lines of the ``*.txt`` files decide. A JSON object
-    with ``file_name`` and ``annotations`` in any of them is WildReceipt.
-    Otherwise the first of them decides: 28 numbers and ``CARE`` or ``###``
-    is CTW1500, and anything else is ICDAR 2015 (which covers SROIE), whose
-    reader reports a malformed line.
-
-    Raises
-    ------
-    FileNotFoundError
-        If no ``*.txt`` or receipt JSON file is found.
-    """
-    path = Path(path)
-    if path.is_dir():
-        json_files = sorted(path.glob("*.json"))
-    else:
-        json_files = [path] if path.suffix.lower() == ".json" else []
-    if any(is_receipt_json(file) for file in json_files):
-        return RECEIPT_JSON
-
-    text_files = [path] if path.is_file() else sorted(path.glob("*.txt"))
-    if not text_files:
-        raise FileNotFoundError(
-            f"no annotation files found in {path}: expected *.txt files (ICDAR 2015, SROIE, CTW1500, "
-            "WildReceipt) or a *.json file with an 'images' key (receipt JSON)"
-        )
-
-    first_lines = [line for line in (_first_line(file) for file in text_files) if line is not None]
-    if any(is_wildreceipt_line(line) for line in first_lines):
-        return WILDRECEIPT
-    # Empty files are ICDAR 2015 annotations of images without text.
-    if first_lines and is_ctw1500_line(first_lines[0]):
-        return CTW1500
-    return ICDAR2015
 
 
 def pair_images(annotation_paths, image_dir):
@@ -149,18 +120,15 @@ def pair_images(annotation_paths, image_dir):
 
 def _annotation_files(folder, format):
     if format == RECEIPT_JSON:
-        return [file for file in sorted(folder.glob("*.json")) if is_receipt_json(file)]
+        # A file that is not valid JSON is read, so that the reader reports its line and column.
+        return [file for file in sorted(folder.glob("*.json")) if file.is_file() and json_status(file) != "other"]
     if format == WILDRECEIPT:
-        return [file for file in sorted(folder.glob("*.txt")) if is_wildreceipt_line(_first_line(file) or "")]
-    return sorted(folder.glob("*.txt"))
+        return [file for file in text_annotation_files(folder) if _is_json_lines(file)]
+    return text_annotation_files(folder)
 
 
-def _first_line(path):
-    """Return the first non-blank line of a text file, or None if it has none or is not UTF-8."""
+def _is_json_lines(path):
     try:
-        content = read_text(path)
+        return looks_like_json_lines(read_text(path))
     except ValueError:
-        return None
-    for _, line in numbered_lines(content):
-        return line
-    return None
+        return False

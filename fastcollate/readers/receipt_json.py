@@ -23,7 +23,7 @@ id to its record. Both may also be lists, with the image file name under
 import json
 from pathlib import Path
 
-from fastcollate.readers.common import AnnotatedImage, Word, is_finite_number, polygon_arrays, read_text
+from fastcollate.readers.common import AnnotatedImage, Word, check_inside, is_finite_number, polygon_arrays, read_text
 
 RECEIPT_JSON_LAYOUT = '{"images": {"<file name>": {"words": {"<id>": {"points": [[x, y], ...]}}}}}'
 
@@ -79,15 +79,6 @@ def read_receipt_json(path, image_dir=None):
     return images
 
 
-def is_receipt_json(path):
-    """Return True if ``path`` is a JSON file with a top-level ``images`` key (used to detect the format)."""
-    try:
-        document = json.loads(read_text(path))
-    except ValueError:
-        return False
-    return isinstance(document, dict) and "images" in document
-
-
 def _entries(container, path, where):
     """Yield ``(name, record)`` from a dict keyed by name or a list of records with ``file_name``."""
     if isinstance(container, dict):
@@ -107,6 +98,7 @@ def _entries(container, path, where):
 
 def _parse_image(file_name, image, path, image_dir):
     location = f"{path}: image {file_name!r}"
+    check_inside(file_name, image_dir, location, "the image file name")
     if not isinstance(image, dict):
         raise ValueError(f"{location} is {type(image).__name__}, expected an object with key 'words'")
 

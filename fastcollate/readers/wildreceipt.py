@@ -6,6 +6,7 @@ from pathlib import Path
 from fastcollate.readers.common import (
     AnnotatedImage,
     Word,
+    check_inside,
     is_finite_number,
     numbered_lines,
     polygon_arrays,
@@ -60,21 +61,14 @@ def read_wildreceipt_annotation(path, image_dir=None):
     return _to_images(records, path)
 
 
-def is_wildreceipt_line(line):
-    """Return True if ``line`` is a JSON object with WildReceipt keys (used to detect the format)."""
-    try:
-        value = json.loads(line)
-    except ValueError:
-        return False
-    return isinstance(value, dict) and {"file_name", "annotations"} <= set(value)
-
-
 def _parse_line(line, path, line_number, image_dir):
     location = f"{path}, line {line_number}"
     try:
         receipt = json.loads(line)
-    except ValueError as error:
-        raise ValueError(f"{location}: invalid JSON ({error}), expected {WILDRECEIPT_LINE_FORMAT}") from None
+    except json.JSONDecodeError as error:
+        raise ValueError(
+            f"{location}, column {error.colno}: invalid JSON ({error.msg}), expected {WILDRECEIPT_LINE_FORMAT}"
+        ) from None
     if not isinstance(receipt, dict):
         raise ValueError(f"{location}: expected a JSON object {WILDRECEIPT_LINE_FORMAT}, got {type(receipt).__name__}")
 
@@ -84,6 +78,7 @@ def _parse_line(line, path, line_number, image_dir):
     file_name = receipt["file_name"]
     if not isinstance(file_name, str) or not file_name:
         raise ValueError(f"{location}: key 'file_name' is {file_name!r}, expected a relative image path")
+    check_inside(file_name, image_dir, location, "key 'file_name'")
     size = []
     for key in ("height", "width"):
         value = receipt[key]
