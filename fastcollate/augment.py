@@ -38,9 +38,14 @@ class AugmentedTextImages(Dataset):
     seed : int, default 0
         Sample ``i`` draws from ``numpy.random.default_rng((seed, i))``, so a
         sample is the same in every process and epoch.
+    preload : bool, default False
+        Decode every image and read every annotation once, here, and keep
+        them in memory, as datasets that store decoded images do. Each sample
+        then only costs the warp. Every worker process holds its own copy.
     """
 
-    def __init__(self, folders, size=640, length=None, max_angle=10.0, scale_range=(0.8, 1.2), seed=0):
+    def __init__(self, folders, size=640, length=None, max_angle=10.0, scale_range=(0.8, 1.2), seed=0,
+                 preload=False):
         self.pairs = []
         for folder in folders:
             self.pairs.extend(find_annotated_images(folder))
@@ -53,6 +58,9 @@ class AugmentedTextImages(Dataset):
         self.max_angle = float(max_angle)
         self.scale_range = (float(scale_range[0]), float(scale_range[1]))
         self.seed = int(seed)
+        self.decoded = None
+        if preload:
+            self.decoded = [self.read_pair(position) for position in range(len(self.pairs))]
 
     def __len__(self):
         return self.length
@@ -62,11 +70,12 @@ class AugmentedTextImages(Dataset):
 
         if not 0 <= index < self.length:
             raise IndexError(f"sample index {index} out of range for {self.length} samples")
-        image_path, annotation_path = self.pairs[index % len(self.pairs)]
-        image = cv2.imread(str(image_path), cv2.IMREAD_COLOR)
-        if image is None:
-            raise ValueError(f"sample {index} ({image_path.name!r}): OpenCV cannot decode {image_path}")
-        words = read_icdar_annotation(annotation_path)
+        position = index % len(self.pairs)
+        image_path = self.pairs[position][0]
+        if self.decoded is not None:
+            image, words = self.decoded[position]
+        else:
+            image, words = self.read_pair(position)
 
         rng = np.random.default_rng((self.seed, index))
         angle = rng.uniform(-self.max_angle, self.max_angle)
@@ -88,6 +97,16 @@ class AugmentedTextImages(Dataset):
             "inverse_matrix": np.linalg.inv(matrix),
             "ignore_tags": [word.ignore for word in words],
         }
+
+    def read_pair(self, position):
+        """Decode image ``position`` and read its annotation; return ``(image, words)``."""
+        import cv2
+
+        image_path, annotation_path = self.pairs[position]
+        image = cv2.imread(str(image_path), cv2.IMREAD_COLOR)
+        if image is None:
+            raise ValueError(f"{image_path.name!r}: OpenCV cannot decode {image_path}")
+        return image, read_icdar_annotation(annotation_path)
 
     def affine_matrix(self, image_size, angle, scale):
         """Return the 3 x 3 matrix from source pixels to output pixels.

@@ -154,14 +154,17 @@ def time_pass(loader, path, consumer_seconds=0.0, progress=False):
 
 
 def run_loader_bench(size=640, batch_size=16, batches=20, num_workers=2, consumer_ms=20.0,
-                     start_method=None, paths=("reference", "fast"), progress=True, seed=0):
+                     start_method=None, paths=("reference", "fast"), progress=True, seed=0,
+                     preload=False):
     """Time each target path through the same DataLoader setup; return ``{path: LoaderRun}``.
 
     Each path gets a pass without a consumer (throughput) and one with a
     consumer of ``consumer_ms`` per batch (waiting share). Workers are new
-    processes for each pass, so every pass includes their start.
+    processes for each pass, so every pass includes their start. ``preload``
+    keeps the decoded images in memory; see :class:`AugmentedTextImages`.
     """
-    dataset = AugmentedTextImages(sample_dirs(), size=size, length=batch_size * batches, seed=seed)
+    dataset = AugmentedTextImages(sample_dirs(), size=size, length=batch_size * batches, seed=seed,
+                                  preload=preload)
     results = {}
     for path in paths:
         reference = path == "reference"
@@ -173,11 +176,12 @@ def run_loader_bench(size=640, batch_size=16, batches=20, num_workers=2, consume
     return results
 
 
-def format_results(results, size, batch_size, num_workers, consumer_ms):
+def format_results(results, size, batch_size, num_workers, consumer_ms, preload=False):
     """Return a plain-text table of :func:`run_loader_bench` results."""
+    decode = "images decoded once, in memory" if preload else "decode"
     lines = [
         f"DataLoader, {num_workers} workers, batch {batch_size}, {size} x {size}, "
-        f"decode + rotate/scale + pad per sample",
+        f"{decode} + rotate/scale + pad per sample",
         f"{'path':<10} {'images/s':>9} {'first batch s':>14} {'wait share':>11} {'1st batch extra s':>18}",
     ]
     for run in results.values():

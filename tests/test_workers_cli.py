@@ -70,6 +70,25 @@ def test_augmented_sample_repeatable():
         assert np.array_equal(a, b)
 
 
+def test_preloaded_samples_equal_decoded_ones():
+    decoded = AugmentedTextImages(sample_dirs(), size=96, length=3, seed=5)
+    preloaded = AugmentedTextImages(sample_dirs(), size=96, length=3, seed=5, preload=True)
+
+    for index in range(3):
+        first, second = decoded[index], preloaded[index]
+        assert torch.equal(first["image"], second["image"])
+        for a, b in zip(first["polygons"], second["polygons"], strict=True):
+            assert np.array_equal(a, b)
+
+
+def test_loader_bench_preload_is_named(capsys):
+    status = main(["loader-bench", "--size", "96", "--batch", "2", "--batches", "1",
+                   "--workers", "0", "--path", "fast", "--preload", "--no-progress"])
+
+    assert status == 0
+    assert "images decoded once, in memory" in capsys.readouterr().out
+
+
 def test_augmented_polygons_follow_matrix():
     dataset = AugmentedTextImages(sample_dirs(), size=200, length=1, seed=1)
 

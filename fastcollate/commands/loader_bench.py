@@ -44,6 +44,10 @@ def add_parser(subparsers):
                         help="simulated training step per batch, in milliseconds (default: 20)")
     parser.add_argument("--path", choices=("both", "fast", "reference"), default="both",
                         help="target paths to run (default: both)")
+    parser.add_argument("--preload", action="store_true",
+                        help="decode the images once and keep them in memory, so that each sample "
+                             "only costs the warp, as with a dataset of decoded images (default: "
+                             "decode every sample)")
     parser.add_argument("--no-progress", action="store_true", help="hide the progress bars")
     return parser
 
@@ -59,7 +63,8 @@ def run(args):
     results = run_loader_bench(
         size=args.size, batch_size=args.batch, batches=args.batches, num_workers=args.workers,
         consumer_ms=args.consumer_ms, start_method=args.start_method, paths=paths,
-        progress=not args.no_progress,
+        progress=not args.no_progress, preload=args.preload,
     )
-    print(format_results(results, args.size, args.batch, args.workers, args.consumer_ms))
+    print(format_results(results, args.size, args.batch, args.workers, args.consumer_ms,
+                         preload=args.preload))
     return 0
