@@ -292,8 +292,9 @@ def test_zz_report(benchmark, capsys):
         else:
             baseline_name = "no_cache"
         baseline = _interleaved.get((group, baseline_name))
+        clock = " (cpu)" if group.endswith("cpu time") else ""
         if name != baseline_name and baseline:
-            lines.append(f"interleaved {name:12} median {median * 1e3:7.2f} ms against {baseline_name} "
+            lines.append(f"interleaved{clock} {name:12} median {median * 1e3:7.2f} ms against {baseline_name} "
                          f"{baseline * 1e3:7.2f} ms: ratio {median / baseline:.3f}")
 
     with capsys.disabled():
