@@ -133,9 +133,9 @@ def interleaved_medians(functions, rounds, clock=time.perf_counter):
 
     Other processes share the machine, so running the cases side by side
     exposes them to the same load, which separate benchmark groups do not.
-    ``clock`` is wall time by default; ``time.process_time`` counts the CPU
-    time of every thread of this process, which leaves out the time other
-    jobs hold the cores.
+    ``clock`` is wall time by default. ``time.process_time`` counts the CPU
+    time of every thread of this process, so it leaves out the time that
+    other jobs hold the cores.
     """
     times = {name: [] for name in functions}
     names = list(functions)

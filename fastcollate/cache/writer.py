@@ -7,10 +7,10 @@ the callers down instead of filling the memory, and an entry waiting there
 is still read by its own process.
 
 The queue is flushed when the process ends. DataLoader workers end through
-``os._exit`` in multiprocessing, which skips ``atexit``, so the flush is a
-``multiprocessing.util.Finalize`` with an exit priority: multiprocessing
-runs those when a child process returns from its target and, through its
-own ``atexit`` hook, in the main process.
+``os._exit`` in multiprocessing, which skips ``atexit``. So the flush is a
+``multiprocessing.util.Finalize`` with an exit priority, which
+multiprocessing runs when a child process returns from its target, and in
+the main process through its own ``atexit`` hook.
 """
 
 import logging
