@@ -44,6 +44,9 @@ class BackgroundWriter:
         self._pending_lock = threading.Lock()
         self._thread = threading.Thread(target=self._run, name=name, daemon=True)
         self._thread.start()
+        # NOTE: the finalizer keeps this writer, its idle thread and the
+        # spill directory alive until the process ends, one per spill
+        # directory object that wrote in this process.
         util.Finalize(None, self.flush, exitpriority=FLUSH_EXIT_PRIORITY)
 
     def put(self, key, entry):
