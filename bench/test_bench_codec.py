@@ -10,6 +10,10 @@ alike.
   and drawing both maps on the fast path into zeroed arrays.
 - miss: ``draw_and_encode`` against ``draw_targets_into``, both from
   prepared polygons into zeroed arrays.
+- recipe miss (interleaved only): ``draw_and_encode(record_edges=False)``,
+  what ``TargetCache`` does on a miss by default.
+- first hit (interleaved only): ``decode_into_upgrading`` of a recipe
+  entry, which draws the maps, records the edges and builds the full entry.
 """
 
 import time
@@ -19,7 +23,7 @@ import pytest
 
 from conftest import scaled_page
 from fastcollate import TargetParams
-from fastcollate.cache.codec import decode_into, draw_and_encode
+from fastcollate.cache.codec import decode_into, decode_into_upgrading, draw_and_encode
 from fastcollate.polygons import prepare_polygons
 from fastcollate.targets import FAST, draw_targets_into
 
@@ -49,6 +53,16 @@ class RatioReport:
                 terminalreporter.write_line(
                     f"{size}x{size}  draw    {draw * 1e3:7.3f} ms   miss {miss * 1e3:7.3f} ms"
                     f"   miss overhead {(miss - draw) * 1e3:+.3f} ms ({(miss / draw - 1) * 100:+.1f}%)")
+            recipe_miss = _medians.get(("recipe_miss", size))
+            if draw and recipe_miss:
+                terminalreporter.write_line(
+                    f"{size}x{size}  draw    {draw * 1e3:7.3f} ms   recipe miss {recipe_miss * 1e3:7.3f} ms"
+                    f"   overhead {(recipe_miss - draw) * 1e3:+.3f} ms ({(recipe_miss / draw - 1) * 100:+.1f}%)")
+            first_hit = _medians.get(("first_hit", size))
+            if compute and first_hit:
+                terminalreporter.write_line(
+                    f"{size}x{size}  compute {compute * 1e3:7.3f} ms   first hit of a recipe "
+                    f"{first_hit * 1e3:7.3f} ms   speedup {compute / first_hit:5.2f}x")
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -73,9 +87,9 @@ def draw(prepared, size):
     draw_targets_into(prepared, prob_map, thresh_map, TargetParams(), FAST)
 
 
-def miss(prepared, size):
+def miss(prepared, size, record_edges=True):
     prob_map, thresh_map = zeroed(size)
-    return draw_and_encode(prepared, prob_map, thresh_map, TargetParams(), FAST)
+    return draw_and_encode(prepared, prob_map, thresh_map, TargetParams(), FAST, record_edges=record_edges)
 
 
 def record(benchmark, case, size):
@@ -131,7 +145,7 @@ def test_miss(benchmark, size):
 
 @pytest.mark.parametrize("size", SIZES)
 def test_interleaved(benchmark, size):
-    """Time compute, hit, draw and miss in turn within each round, so that load changes hit all four alike.
+    """Time every case in turn within each round, so that load changes hit them alike.
 
     Each case is timed in CPU time of this thread (``time.thread_time``),
     which leaves out the time that other jobs hold the cores. The benchmark
@@ -142,12 +156,15 @@ def test_interleaved(benchmark, size):
     polygons = scaled_page(size)
     prepared = prepare_polygons(polygons)
     _, entry = miss(prepared, size)
+    _, recipe = miss(prepared, size, record_edges=False)
     prob_map, thresh_map = zeroed(size)
     cases = {
         "compute": lambda: compute(polygons, size),
         "hit": lambda: decode_into(entry, prob_map, thresh_map),
         "draw": lambda: draw(prepared, size),
         "miss": lambda: miss(prepared, size),
+        "recipe_miss": lambda: miss(prepared, size, record_edges=False),
+        "first_hit": lambda: decode_into_upgrading(recipe, prob_map, thresh_map),
     }
     times = {case: [] for case in cases}
 
@@ -167,3 +184,4 @@ def test_interleaved(benchmark, size):
         benchmark.extra_info[f"{case}_median_ms"] = median * 1e3
         _medians[(case, size)] = median
     benchmark.extra_info["entry_bytes"] = len(entry)
+    benchmark.extra_info["recipe_bytes"] = len(recipe)

@@ -38,6 +38,8 @@ def draw_cached(cache, prepared):
     prob_map = np.zeros((SIDE, SIDE), dtype=np.float32)
     thresh_map = np.zeros((SIDE, SIDE), dtype=np.float32)
     skipped = cache.draw_into(prepared, prob_map, thresh_map, TargetParams(), FAST)
+    # Spill files are written in the background; tests read them right away.
+    cache.flush()
     return prob_map, thresh_map, skipped
 
 

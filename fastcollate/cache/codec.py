@@ -16,6 +16,14 @@ what the kernels need to redraw the maps instead of the maps:
 - a list of pixels whose value is stored as is. Only ``verify=True`` fills
   it, with the pixels that the redraw gets wrong.
 
+Recording the winning edges costs about a tenth of drawing, so a cache miss
+may store a recipe instead (``record_edges=False``): the same polygons and
+offsets plus the dilated polygons, without edge ids (see
+:mod:`fastcollate.cache.recipe`). Decoding a recipe draws the maps with the
+target kernels, skipping only pyclipper, and
+:func:`decode_into_upgrading` records the edges then and returns the full
+entry in the winners layout.
+
 The reference path, and any map that fails verification in the prob map,
 uses a generic layout: the bit-packed prob map and the raw threshold map,
 compressed with zstd.
@@ -33,21 +41,26 @@ from collections import Counter
 import numpy as np
 import zstandard
 
-from fastcollate.fast import offset_polygons
+from fastcollate.cache.recipe import (
+    INT32_LIMIT, Geometry, PayloadReader, check_starts, pack_recipe, unpack_recipe,
+)
+from fastcollate.fast import merge_skips, offset_polygons
 from fastcollate.kernels.fill import fill_polygons
 from fastcollate.kernels.measure import shrink_distances
+from fastcollate.kernels.targets import draw_targets
 from fastcollate.kernels.winners import draw_targets_recording, encode_runs, redraw_thresh_map
-from fastcollate.polygons import OUTSIDE_IMAGE, SKIP_REASONS
+from fastcollate.polygons import SKIP_REASONS
 from fastcollate.targets import FAST, draw_targets_into
 
 logger = logging.getLogger(__name__)
 
 # Bump when the layout below changes: entries of another version are misses.
-CODEC_VERSION = 2
+CODEC_VERSION = 3
 
 MAGIC = b"FCTE"
 LAYOUT_GENERIC = 0
 LAYOUT_WINNERS = 1
+LAYOUT_RECIPE = 2
 FLAG_CORRECTED_EDGES = 1
 
 # magic, version, layout, flags, height, width
@@ -64,13 +77,11 @@ MAX_RUN_LENGTH = np.iinfo(np.uint16).max
 _MAX_EDGE_ID = np.iinfo(np.uint32).max
 # The run scan stores pixel indices as int32.
 _MAX_PIXELS = 2**31
-# Vertex coordinates must fit in int32 for the fill kernel, as for cv2.
-_INT32_LIMIT = 2**31
 
 _scratch = threading.local()
 
 
-def draw_and_encode(prepared, prob_map, thresh_map, params, path, verify=False):
+def draw_and_encode(prepared, prob_map, thresh_map, params, path, verify=False, record_edges=True):
     """Draw one image's maps into zeroed float32 arrays and encode them.
 
     Parameters
@@ -84,6 +95,10 @@ def draw_and_encode(prepared, prob_map, thresh_map, params, path, verify=False):
     verify : bool
         Decode the entry and store the value of every threshold-map pixel
         that the redraw gets wrong. Costs about one decode per call.
+    record_edges : bool
+        Record the winning edges for a full entry. False draws with the
+        target kernels and returns a recipe entry, which decodes at about
+        the cost of drawing; ``verify`` then has nothing to check.
 
     Returns
     -------
@@ -96,54 +111,62 @@ def draw_and_encode(prepared, prob_map, thresh_map, params, path, verify=False):
         skipped = draw_targets_into(prepared, prob_map, thresh_map, params, path)
         return skipped, encode(prob_map, thresh_map, skipped)
 
-    skipped, entry = _draw_and_encode_fast(prepared, prob_map, thresh_map, params)
-    if verify:
+    skipped, entry = _draw_and_encode_fast(prepared, prob_map, thresh_map, params, record_edges)
+    if verify and record_edges:
         entry = _verified(entry, prob_map, thresh_map, skipped)
     return skipped, entry
 
 
-def _draw_and_encode_fast(prepared, prob_map, thresh_map, params):
-    """Draw the maps as ``make_targets_fast`` does and encode them in the winners layout."""
+def _draw_and_encode_fast(prepared, prob_map, thresh_map, params, record_edges):
+    """Draw the maps as ``make_targets_fast`` does and encode them as a full or a recipe entry."""
     distances = shrink_distances(prepared.points, prepared.starts, 1 - params.shrink_ratio**2)
     (shrunk_points, shrunk_starts, dilated_points, dilated_starts,
      dilated_owners, offset_skips) = offset_polygons(prepared, distances)
-
-    winners, starts_scratch = _scratch_arrays(prob_map.shape, len(prepared.points))
-    winners.fill(0)
+    geometry = Geometry(prepared.points, prepared.starts, distances, shrunk_points, shrunk_starts,
+                        dilated_points, dilated_starts, dilated_owners)
     scale = np.float32(params.thresh_max - params.thresh_min)
     offset = np.float32(params.thresh_min)
-    outside = draw_targets_recording(
-        prob_map, thresh_map, winners, prepared.points, prepared.starts, distances,
-        shrunk_points, shrunk_starts, dilated_points, dilated_starts, dilated_owners,
-        scale, offset, params.corrected_edges,
-    )
+    flags = FLAG_CORRECTED_EDGES if params.corrected_edges else 0
+
+    if record_edges:
+        outside, payload = _draw_recording(prob_map, thresh_map, geometry, scale, offset,
+                                           params.corrected_edges)
+        layout = LAYOUT_WINNERS
+    else:
+        outside = draw_targets(prob_map, thresh_map, *geometry, scale, offset, params.corrected_edges)
+        payload = pack_recipe(geometry, scale, offset)
+        layout = LAYOUT_RECIPE
+
+    skipped = merge_skips(prepared.skipped, offset_skips, outside)
+    height, width = prob_map.shape
+    header = _HEADER.pack(MAGIC, CODEC_VERSION, layout, flags, height, width)
+    return skipped, b"".join([header, _pack_skips(skipped), payload])
+
+
+def _draw_recording(prob_map, thresh_map, geometry, scale, offset, corrected_edges):
+    """Draw both maps into zeroed arrays, recording the winning edges; return ``(outside, payload)``.
+
+    The payload is that of the winners layout, without exceptions.
+    """
+    winners, starts_scratch = _scratch_arrays(prob_map.shape, len(geometry.points))
+    winners.fill(0)
+    outside = draw_targets_recording(prob_map, thresh_map, winners, *geometry, scale, offset,
+                                     corrected_edges)
     run_ids, run_lengths = encode_runs(winners, starts_scratch, MAX_RUN_LENGTH)
 
-    skipped = prepared.skipped.copy()
-    for reason, count in offset_skips.items():
-        if count:
-            skipped[reason] += count
-    if outside:
-        skipped[OUTSIDE_IMAGE] += outside
-
-    height, width = prob_map.shape
-    flags = FLAG_CORRECTED_EDGES if params.corrected_edges else 0
-    polygon_count = len(prepared.starts) - 1
-    parts = [
-        _HEADER.pack(MAGIC, CODEC_VERSION, LAYOUT_WINNERS, flags, height, width),
-        _pack_skips(skipped),
-        _WINNERS.pack(scale, offset, len(prepared.points), polygon_count, len(shrunk_points),
-                      len(shrunk_starts) - 1, len(run_ids), 0),
+    payload = b"".join([
+        _WINNERS.pack(scale, offset, len(geometry.points), len(geometry.starts) - 1,
+                      len(geometry.shrunk_points), len(geometry.shrunk_starts) - 1, len(run_ids), 0),
         # Arrays go widest item first, so every array starts aligned to its item size.
-        prepared.starts.astype(np.int64, copy=False).tobytes(),
-        distances.astype(np.float64, copy=False).tobytes(),
-        shrunk_points.astype(np.int64, copy=False).tobytes(),
-        shrunk_starts.astype(np.int64, copy=False).tobytes(),
-        prepared.points.astype(np.int32, copy=False).tobytes(),
+        geometry.starts.astype(np.int64, copy=False).tobytes(),
+        geometry.distances.astype(np.float64, copy=False).tobytes(),
+        geometry.shrunk_points.astype(np.int64, copy=False).tobytes(),
+        geometry.shrunk_starts.astype(np.int64, copy=False).tobytes(),
+        geometry.points.astype(np.int32, copy=False).tobytes(),
         run_ids.tobytes(),
         run_lengths.tobytes(),
-    ]
-    return skipped, b"".join(parts)
+    ])
+    return outside, payload
 
 
 def _scratch_arrays(shape, point_count):
@@ -232,6 +255,22 @@ def decode_into(entry, prob_map, thresh_map):
         of another shape, or is inconsistent, or if the arrays are not
         C-contiguous float32. The arrays may be partly written then.
     """
+    skipped, _ = _decode(entry, prob_map, thresh_map, upgrade=False)
+    return skipped
+
+
+def decode_into_upgrading(entry, prob_map, thresh_map):
+    """Write an entry's maps as :func:`decode_into` does; return ``(skipped, full_entry)``.
+
+    ``full_entry`` is None unless ``entry`` is a recipe. A recipe is drawn
+    with the winning edges recorded, and ``full_entry`` is the entry in the
+    winners layout that :func:`draw_and_encode` would have returned.
+    Raises ``ValueError`` as :func:`decode_into` does.
+    """
+    return _decode(entry, prob_map, thresh_map, upgrade=True)
+
+
+def _decode(entry, prob_map, thresh_map, upgrade):
     _check_map(prob_map, "prob_map")
     _check_map(thresh_map, "thresh_map")
     entry = memoryview(entry).cast("B")
@@ -249,13 +288,34 @@ def decode_into(entry, prob_map, thresh_map):
     counts = _SKIPS.unpack_from(entry, _HEADER.size)
     payload = entry[_HEADER.size + _SKIPS.size:]
 
+    full_entry = None
     if layout == LAYOUT_WINNERS:
         _decode_winners(payload, flags, prob_map, thresh_map)
     elif layout == LAYOUT_GENERIC:
         _decode_generic(payload, prob_map, thresh_map)
+    elif layout == LAYOUT_RECIPE:
+        winners_payload = _decode_recipe(payload, flags, prob_map, thresh_map, upgrade)
+        if upgrade:
+            header = _HEADER.pack(MAGIC, CODEC_VERSION, LAYOUT_WINNERS, flags, height, width)
+            full_entry = b"".join([header, entry[_HEADER.size:_HEADER.size + _SKIPS.size], winners_payload])
     else:
         raise ValueError(f"cache entry has unknown layout {layout}; rebuild it")
-    return Counter({reason: count for reason, count in zip(SKIP_REASONS, counts) if count})
+    return Counter({reason: count for reason, count in zip(SKIP_REASONS, counts) if count}), full_entry
+
+
+def _decode_recipe(payload, flags, prob_map, thresh_map, record_edges):
+    """Draw the maps of a recipe; return the winners-layout payload if ``record_edges``, else None."""
+    geometry, scale, offset = unpack_recipe(payload)
+    corrected_edges = bool(flags & FLAG_CORRECTED_EDGES)
+
+    # The target kernels draw into zeroed maps.
+    prob_map.fill(0)
+    thresh_map.fill(0)
+    if record_edges:
+        _, winners_payload = _draw_recording(prob_map, thresh_map, geometry, scale, offset, corrected_edges)
+        return winners_payload
+    draw_targets(prob_map, thresh_map, *geometry, scale, offset, corrected_edges)
+    return None
 
 
 def _check_map(array, name):
@@ -290,26 +350,6 @@ def _decode_generic(payload, prob_map, thresh_map):
     prob_map[...] = np.unpackbits(np.frombuffer(bits, dtype=np.uint8), count=height * width).reshape(height, width)
 
 
-class _Reader:
-    """Cut consecutive arrays out of an entry's payload, checking its length."""
-
-    def __init__(self, payload, position):
-        self.payload = payload
-        self.position = position
-
-    def take(self, dtype, count, shape=None):
-        dtype = np.dtype(dtype)
-        end = self.position + dtype.itemsize * count
-        if end > len(self.payload):
-            raise ValueError("cache entry is truncated; rebuild it")
-        array = np.frombuffer(self.payload, dtype=dtype, count=count, offset=self.position)
-        self.position = end
-        # Kernels need aligned arrays; a copy fixes an entry held at an odd address.
-        if not array.flags.aligned:
-            array = array.copy()
-        return array.reshape(shape) if shape is not None else array
-
-
 def _decode_winners(payload, flags, prob_map, thresh_map):
     if len(payload) < _WINNERS.size:
         raise ValueError("cache entry is truncated before its array lengths; rebuild it")
@@ -317,7 +357,7 @@ def _decode_winners(payload, flags, prob_map, thresh_map):
      run_count, exception_count) = _WINNERS.unpack_from(payload, 0)
     id_type = _id_type(point_count)
 
-    reader = _Reader(payload, _WINNERS.size)
+    reader = PayloadReader(payload, _WINNERS.size)
     starts = reader.take(np.int64, polygon_count + 1)
     distances = reader.take(np.float64, polygon_count)
     shrunk_points = reader.take(np.int64, 2 * shrunk_point_count, (shrunk_point_count, 2))
@@ -327,13 +367,12 @@ def _decode_winners(payload, flags, prob_map, thresh_map):
     run_lengths = reader.take(np.uint16, run_count)
     exception_indices = reader.take(np.uint32, exception_count)
     exception_values = reader.take(np.float32, exception_count)
-    if reader.position != len(payload):
-        raise ValueError(f"cache entry has {len(payload) - reader.position} unexpected trailing bytes; rebuild it")
+    reader.check_end()
 
     # The kernels do not check bounds, so every index they follow is checked here.
-    _check_starts(starts, point_count, "polygon")
-    _check_starts(shrunk_starts, shrunk_point_count, "shrunk polygon")
-    if shrunk_point_count and np.abs(shrunk_points).max() >= _INT32_LIMIT:
+    check_starts(starts, point_count, "polygon")
+    check_starts(shrunk_starts, shrunk_point_count, "shrunk polygon")
+    if shrunk_point_count and np.abs(shrunk_points).max() >= INT32_LIMIT:
         raise ValueError("cache entry contains a shrunk polygon vertex beyond the int32 range; rebuild it")
     if exception_count and exception_indices.max() >= prob_map.size:
         raise ValueError("cache entry contains an exception outside the map; rebuild it")
@@ -348,8 +387,3 @@ def _decode_winners(payload, flags, prob_map, thresh_map):
         raise ValueError("cache entry's edge runs do not cover the map or name a missing edge; rebuild it")
     if exception_count:
         thresh_map.ravel()[exception_indices] = exception_values
-
-
-def _check_starts(starts, point_count, name):
-    if starts[0] != 0 or starts[-1] != point_count or (len(starts) > 1 and (np.diff(starts) < 0).any()):
-        raise ValueError(f"cache entry contains invalid {name} offsets; rebuild it")

@@ -21,6 +21,10 @@ readers see a whole old file or a whole new file and concurrent writers of
 one key each install a complete entry. Files are not fsynced: an entry torn
 by a power loss fails its checksum and is read as a miss.
 
+:meth:`SpillDirectory.write_later` hands the write to a background thread
+of the calling process (see :mod:`fastcollate.cache.writer`), which
+flushes its queue when the process ends.
+
 Every file that fails a check (truncated, corrupted, foreign or of another
 version) is read as a miss and logged once per path at WARNING. The caller
 then recomputes the entry and writes it again, which replaces the file.
@@ -37,6 +41,7 @@ from pathlib import Path
 
 from fastcollate.cache.codec import CODEC_VERSION
 from fastcollate.cache.key import DIGEST_SIZE, KEY_LENGTH
+from fastcollate.cache.writer import BackgroundWriter
 from fastcollate.stats import SharedCounters
 
 logger = logging.getLogger(__name__)
@@ -113,6 +118,17 @@ class SpillDirectory:
         self._eviction_lock = threading.Lock()
         self._warning_lock = threading.Lock()
         self._warned_topics = set()
+        self._writer = None
+        self._pid = os.getpid()
+
+    def _check_process(self):
+        """Make fresh locks and no writer in a forked child.
+
+        The parent's writer thread may hold a lock at the moment of the
+        fork, and the child would then wait for it forever.
+        """
+        if self._pid != os.getpid():
+            self._init_local_state()
 
     def path(self, key):
         """Return the file of ``key``."""
@@ -120,6 +136,12 @@ class SpillDirectory:
 
     def read(self, key):
         """Return the verified entry of ``key``, or None if absent or invalid."""
+        self._check_process()
+        if self._writer is not None:
+            entry = self._writer.pending(key)
+            if entry is not None:
+                return entry
+
         path = self.path(key)
         try:
             data = path.read_bytes()
@@ -138,6 +160,25 @@ class SpillDirectory:
     def contains(self, key):
         """Return True if ``key`` has a valid entry; an invalid file is logged."""
         return self.read(key) is not None
+
+    def write_later(self, key, entry):
+        """Queue ``entry`` for :meth:`write` on this process's background thread.
+
+        Blocks while the queue is full. Until the file is written, :meth:`read`
+        of this process returns the queued entry. Does nothing in read-only mode.
+        """
+        if self.read_only:
+            return
+        self._check_process()
+        if self._writer is None:
+            self._writer = BackgroundWriter(self.write, name=f"fastcollate spill writer {self.root}")
+        self._writer.put(key, entry)
+
+    def flush(self):
+        """Block until this process's queued entries are written."""
+        self._check_process()
+        if self._writer is not None:
+            self._writer.flush()
 
     def write(self, key, entry):
         """Install ``entry`` as the file of ``key``; return True on success.
@@ -259,6 +300,7 @@ class SpillDirectory:
     def __getstate__(self):
         state = dict(self.__dict__)
         del state["_eviction_lock"], state["_warning_lock"], state["_warned_topics"]
+        del state["_writer"], state["_pid"]
         return state
 
     def __setstate__(self, state):
