@@ -81,6 +81,9 @@ def test_paddleocr_accepts_min_shrink_ratio():
         ([1], r"key 'ignore_tags'\[0\] is 1 \(int\)"),
         ("###", r"key 'ignore_tags' is '###'; expected a list of bools"),
         (5, r"key 'ignore_tags' is 5"),
+        (np.array(True), r"key 'ignore_tags' is a numpy array of shape \(\); expected a 1-D bool array"),
+        (np.array([[True]]), r"key 'ignore_tags' is a numpy array of shape \(1, 1\)"),
+        (np.array([1]), r"key 'ignore_tags'\[0\] is np.int64\(1\) \(int64\); expected True or False"),
     ],
 )
 @pytest.mark.parametrize("profile", ["mhliao", "paddleocr"])
@@ -103,6 +106,21 @@ def test_numpy_bool_tags_accepted():
     outputs = make_db_targets([WORD], (64, 96), profile="mhliao", ignore_tags=list(tags))
 
     assert outputs[2][40, 50] == 0.0
+
+
+@pytest.mark.parametrize("tags", [np.array([False, True]), [np.False_, np.True_]],
+                         ids=["bool_array", "numpy_bool_list"])
+@pytest.mark.parametrize("profile", ["mhliao", "paddleocr"])
+def test_numpy_bool_tags_in_batch(profile, tags):
+    sample = {"image": torch.zeros(3, 64, 96), "polygons": [WORD, WORD + 5.0], "ignore_tags": tags,
+              "image_filename": "a.jpg"}
+
+    fast = FastDBCollateFN(profile=profile)([sample])
+    reference = FastDBCollateFN(profile=profile, reference=True)([sample])
+
+    assert fast["prob_masks"][0, 0, 40, 50] == 0.0
+    for key in ("prob_maps", "thresh_maps", "prob_masks", "thresh_masks"):
+        assert torch.equal(fast[key].view(torch.int32), reference[key].view(torch.int32)), key
 
 
 @pytest.mark.parametrize("profile", ["mhliao", "paddleocr"])

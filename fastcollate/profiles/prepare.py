@@ -34,12 +34,19 @@ def validate_ignore_tags(ignore_tags, polygon_count, sample_index=0, filename=No
     """Return ``ignore_tags`` as a list of bools, one per polygon, or raise ``ValueError``.
 
     ``None`` means no polygon is ignored. Each tag must be a bool or a numpy
-    bool, so that a list of strings such as transcriptions is not taken as
+    bool (a 1-D numpy bool array is accepted), so that a list of strings such as transcriptions is not taken as
     all True.
     """
     name = describe_sample(sample_index, filename)
     if ignore_tags is None:
         return [False] * polygon_count
+    # A 0-d array has __len__ but len() raises TypeError, and a 2-D array
+    # would be checked row by row, so both are rejected by shape here.
+    if isinstance(ignore_tags, np.ndarray) and ignore_tags.ndim != 1:
+        raise ValueError(
+            f"{name}: key 'ignore_tags' is a numpy array of shape {ignore_tags.shape}; "
+            "expected a 1-D bool array or list of bools, one per polygon, or None"
+        )
     if isinstance(ignore_tags, (str, bytes)) or not hasattr(ignore_tags, "__len__"):
         raise ValueError(
             f"{name}: key 'ignore_tags' is {ignore_tags!r}; expected a list of bools, "
