@@ -10,6 +10,7 @@ drifts much less.
 """
 
 import json
+import math
 import os
 import platform
 import sys
@@ -101,31 +102,61 @@ def load_json(path):
         raise ValueError(f"{path}: invalid JSON ({error})") from None
 
 
+def describe_kind(document):
+    """Return how an error names what a JSON document is: ``kind 'x'``, or its JSON type."""
+    if isinstance(document, dict):
+        return f"kind {document.get('kind')!r}"
+    json_types = {list: "array", str: "string", int: "number", float: "number", bool: "boolean"}
+    return f"a JSON {json_types.get(type(document), 'null')}, not an object with a kind"
+
+
+def is_positive_number(value):
+    """Return whether ``value`` is a finite number above zero, excluding bools."""
+    return not isinstance(value, bool) and isinstance(value, (int, float)) and 0 < value < math.inf
+
+
+def validate_bench(document, path, timings=False):
+    """Check that ``document`` read from ``path`` is a benchmark result; return its cases keyed by name.
+
+    Every case needs a name and a positive ``speedup``, and with ``timings``
+    also positive ``reference_ms`` and ``fast_ms`` and, if present, an
+    integer ``size``. Raises ``ValueError`` naming the file and the case.
+    """
+    if not isinstance(document, dict) or document.get("kind") != BENCH_KIND:
+        raise ValueError(
+            f"{path}: expected a benchmark result (kind {BENCH_KIND!r}), got {describe_kind(document)}; "
+            "write one with `fastcollate bench --json FILE`"
+        )
+    case_list = document.get("cases", [])
+    if not isinstance(case_list, list):
+        raise ValueError(f"{path}: 'cases' is {type(case_list).__name__}; expected a list of cases")
+
+    required = ("speedup", "reference_ms", "fast_ms") if timings else ("speedup",)
+    cases = {}
+    for position, case in enumerate(case_list):
+        name = case.get("name") if isinstance(case, dict) else None
+        if not isinstance(name, str):
+            raise ValueError(f"{path}: case {position} has no name")
+        for key in required:
+            value = case.get(key)
+            if not is_positive_number(value):
+                raise ValueError(f"{path}: case {name!r} has {key} {value!r}; expected a finite positive number")
+        size = case.get("size")
+        if timings and size is not None and (isinstance(size, bool) or not isinstance(size, int)):
+            raise ValueError(f"{path}: case {name!r} has size {size!r}; expected an integer number of pixels")
+        cases[name] = case
+    if not cases:
+        raise ValueError(f"{path}: no cases")
+    return cases
+
+
 def load_bench(path):
     """Read a benchmark result file; return its cases keyed by name.
 
     Raises ``ValueError`` naming the file if it is not a benchmark result or
     a case lacks a positive ``speedup``.
     """
-    document = load_json(path)
-    if not isinstance(document, dict) or document.get("kind") != BENCH_KIND:
-        kind = document.get("kind") if isinstance(document, dict) else type(document).__name__
-        raise ValueError(
-            f"{path}: expected a benchmark result (kind {BENCH_KIND!r}), got kind {kind!r}; "
-            "write one with `fastcollate bench --json FILE`"
-        )
-    cases = {}
-    for position, case in enumerate(document.get("cases", [])):
-        name = case.get("name") if isinstance(case, dict) else None
-        if not isinstance(name, str):
-            raise ValueError(f"{path}: case {position} has no name")
-        speedup = case.get("speedup")
-        if isinstance(speedup, bool) or not isinstance(speedup, (int, float)) or not speedup > 0:
-            raise ValueError(f"{path}: case {name!r} has speedup {speedup!r}; expected a positive number")
-        cases[name] = case
-    if not cases:
-        raise ValueError(f"{path}: no cases")
-    return cases
+    return validate_bench(load_json(path), path)
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,7 @@ import logging
 from pathlib import Path
 
 from fastcollate.profiling import STATS_KIND
-from fastcollate.regression import BENCH_KIND, load_json
+from fastcollate.regression import BENCH_KIND, describe_kind, load_json, validate_bench
 
 logger = logging.getLogger(__name__)
 
@@ -37,12 +37,13 @@ def write_report(source, output_dir, plots=True):
     if kind == STATS_KIND:
         stats, bench = document, None
     elif kind == BENCH_KIND:
+        validate_bench(document, source, timings=True)
         stats, bench = document.get("stages"), document
     else:
         raise ValueError(
             f"{source}: expected collate statistics (kind {STATS_KIND!r}, from "
             f"fastcollate.save_stats) or a benchmark result (kind {BENCH_KIND!r}, from "
-            f"`fastcollate bench --json`), got kind {kind!r}"
+            f"`fastcollate bench --json`), got {describe_kind(document)}"
         )
     if plots:
         require_matplotlib()

@@ -2,6 +2,7 @@
 
 import copy
 import json
+import re
 import shutil
 
 import pytest
@@ -115,3 +116,46 @@ def test_bench_json_compares_with_itself(tmp_path, capsys):
     assert document["stages"]["images"] == 2
     assert document["machine"]["cpus"] >= 1
     assert main(["compare", str(output), str(output)]) == 0
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "message"),
+    [
+        ("speedup", "fast", r"case 'image 640' has speedup 'fast'; expected a finite positive number"),
+        ("speedup", float("nan"), r"case 'image 640' has speedup nan"),
+        ("fast_ms", None, r"case 'image 640' has fast_ms None"),
+        ("size", "640", r"case 'image 640' has size '640'; expected an integer"),
+    ],
+)
+def test_report_rejects_bad_case(tmp_path, capsys, key, value, message):
+    document = result(image_640=16.0)
+    document["cases"][0][key] = value
+    path = save_json(document, tmp_path / "broken.json")
+
+    assert main(["report", str(path), "-o", str(tmp_path / "out"), "--no-plots"]) == 2
+
+    error = capsys.readouterr().err
+    assert str(path) in error
+    assert re.search(message, error), error
+    assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize(
+    ("content", "description"),
+    [
+        ("[]", "got a JSON array, not an object with a kind"),
+        ('"text"', "got a JSON string, not an object with a kind"),
+        ('{"cases": []}', "got kind None"),
+    ],
+)
+def test_report_and_compare_name_kind_alike(tmp_path, baseline, capsys, content, description):
+    path = tmp_path / "other.json"
+    path.write_text(content, encoding="utf-8")
+
+    assert main(["report", str(path), "-o", str(tmp_path / "out"), "--no-plots"]) == 2
+    report_error = capsys.readouterr().err
+    assert main(["compare", str(path), str(baseline)]) == 2
+    compare_error = capsys.readouterr().err
+
+    assert description in report_error
+    assert description in compare_error
