@@ -1,4 +1,4 @@
-"""Markdown baseline reports, with PNG plots, from collate statistics or benchmark results.
+"""Markdown reports, with PNG plots, from collate statistics or benchmark results.
 
 :func:`write_report` reads what :func:`fastcollate.save_stats` or
 ``fastcollate bench --json`` wrote and writes ``report.md``, ``stages.png``
@@ -50,13 +50,19 @@ def write_report(source, output_dir, plots=True):
 
     output_dir = Path(output_dir)
     output_dir.mkdir(parents=True, exist_ok=True)
-    lines = ["# fastcollate baseline report", "", f"Source: `{source.name}`."]
+    settings = (bench or {}).get("settings")
+    settings = settings if isinstance(settings, dict) else {}
+    profile = settings.get("profile")
+    title = f"# fastcollate report, {profile} profile" if profile else "# fastcollate report"
+    lines = [title, "", f"Source: `{source.name}`."]
+    if profile:
+        lines += ["", profile_sentence(profile)]
     if bench is not None:
         lines += machine_lines(bench)
 
     if stats is not None and stats.get("batches"):
         lines += stats_lines(stats)
-        profile_size = (bench or {}).get("settings", {}).get("stages_size")
+        profile_size = settings.get("stages_size")
         if profile_size:
             lines += ["", f"The stage profile is of the fast path's batches at {profile_size} x "
                           f"{profile_size} px."]
@@ -86,6 +92,17 @@ def require_matplotlib():
             "the report plots need matplotlib; install it with `pip install fastcollate[report]` "
             "or pass --no-plots"
         ) from None
+
+
+def profile_sentence(profile):
+    """Return the report's sentence on which target semantics the benchmark built."""
+    if profile == "baseline":
+        return ("Targets: the `baseline` profile, the classic collate's prob map and threshold "
+                "map without masks.")
+    return (f"Targets: the `{profile}` profile, which also builds the prob mask and threshold "
+            "mask. Its whole map build, validation included, is timed as one stage, "
+            "`masked_targets`, so the stage table has no `validation`, `offset`, `fill` or "
+            "`threshold` split for it.")
 
 
 def machine_lines(bench):

@@ -1,11 +1,13 @@
 """``fastcollate report`` on saved collate statistics and on benchmark results."""
 
 import json
+import shutil
 
 import pytest
 
 from fastcollate import FastDBCollateFN, save_stats
 from fastcollate.cli import main
+from fastcollate.data import sample_dirs
 from fastcollate.regression import bench_document, make_case, save_json
 from fastcollate.synthetic import make_batch
 
@@ -71,3 +73,24 @@ def test_report_rejects_other_json(tmp_path, capsys):
 
     assert main(["report", str(source), "-o", str(tmp_path / "out")]) == 2
     assert "got kind 'something'" in capsys.readouterr().err
+
+
+def test_report_names_bench_profile(tmp_path):
+    folder = tmp_path / "data"
+    folder.mkdir()
+    sroie = sample_dirs()[1]
+    for suffix in (".jpg", ".txt"):
+        shutil.copy(sroie / f"X51005433492{suffix}", folder)
+    source = tmp_path / "bench.json"
+
+    assert main(["bench", "--profile", "paddleocr", "--data", str(folder), "--repeat", "1",
+                 "--batch", "1", "--size", "128", "--no-progress", "--json", str(source)]) == 0
+    assert main(["report", str(source), "-o", str(tmp_path / "out"), "--no-plots"]) == 0
+
+    settings = json.loads(source.read_text(encoding="utf-8"))["settings"]
+    report = (tmp_path / "out" / "report.md").read_text(encoding="utf-8")
+    assert settings["profile"] == "paddleocr"
+    assert report.startswith("# fastcollate report, paddleocr profile\n")
+    assert "baseline report" not in report
+    assert "| masked_targets |" in report
+    assert "timed as one stage, `masked_targets`" in report

@@ -82,7 +82,9 @@ def run(args):
     if args.json is not None:
         command = "fastcollate " + " ".join(sys.argv[1:]) if sys.argv[1:2] == [NAME] else None
         document = bench_document(cases, command=command, stages=stages,
-                                  settings={"batch": args.batch, "repeat": args.repeat,
+                                  settings={"profile": args.profile,
+                                            "shrink_ratio": args.shrink_ratio,
+                                            "batch": args.batch, "repeat": args.repeat,
                                             "sizes": args.size, "stages_size": args.size[0],
                                             "data": args.data or "embedded sample"})
         save_json(document, args.json)

@@ -1,4 +1,4 @@
-"""``fastcollate report``: write a Markdown baseline report with plots."""
+"""``fastcollate report``: write a Markdown report with plots."""
 
 import sys
 
