@@ -102,11 +102,17 @@ class FastDBCollateFN:
         self.cache = TargetCache.from_config(cache)
         validate_num_threads(num_threads)
         self.num_threads = num_threads
-        load_kernels_for(reference, self.params.profile)
+        load_kernels_for(reference, self.params.profile, profiling)
         self.reference = reference
         self.inference_mode = inference_mode
         self.buffers = BufferPool() if reuse_buffers else None
         self.profiler = CollateProfiler() if profiling else None
+
+    def __setstate__(self, state):
+        # A spawned DataLoader worker unpickles the collate without running
+        # __init__, so it loads the kernels here rather than in its first batch.
+        self.__dict__.update(state)
+        load_kernels_for(self.reference, self.params.profile, self.profiler is not None)
 
     @property
     def shrink_ratio(self):

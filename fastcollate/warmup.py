@@ -16,20 +16,22 @@ import numpy as np
 
 from fastcollate.kernels import profiles as profile_kernels
 from fastcollate.kernels.measure import shrink_distances
-from fastcollate.kernels.targets import draw_targets
+from fastcollate.kernels.targets import draw_targets, draw_thresh_map, fill_prob_map
 from fastcollate.config import reference_requested
-from fastcollate.fast import make_targets_fast
+from fastcollate.fast import make_targets_fast, offset_polygons
 from fastcollate.polygons import prepare_polygons
 from fastcollate.profiles import BASELINE, MASKED_PROFILES, PROFILES, draw_profile_targets
 from fastcollate.targets import TargetParams
 
 logger = logging.getLogger(__name__)
 
-# The compiled entry points of the fast path and of the masked profiles'
-# fast path, called from Python.
+# The compiled entry points of the fast path, of the masked profiles' fast
+# path and of the profiled fast path (fill and threshold as separate calls),
+# called from Python.
 KERNELS = (
     shrink_distances, draw_targets, profile_kernels.measure_polygons,
     profile_kernels.orient_polygons, profile_kernels.draw_profile_targets,
+    fill_prob_map, draw_thresh_map,
 )
 
 # A 32 x 32 image with one rectangle calls every kernel with the argument
@@ -78,10 +80,12 @@ def cache_counts():
     return hits, misses
 
 
-def warmup(profiles=PROFILES):
+def warmup(profiles=PROFILES, profiling=True):
     """Compile or load every kernel signature of the fast paths; return a :class:`WarmupResult`.
 
     ``profiles`` limits the work to the kernels of those target profiles.
+    ``profiling`` also loads the separate fill and threshold kernels that a
+    collate with ``profiling=True`` calls on the baseline profile.
     """
     hits_before, misses_before = cache_counts()
     start = time.perf_counter()
@@ -93,6 +97,8 @@ def warmup(profiles=PROFILES):
             prob_map = np.zeros(WARMUP_SIZE, dtype=np.float32)
             thresh_map = np.zeros(WARMUP_SIZE, dtype=np.float32)
             make_targets_fast(prepared, prob_map, thresh_map, 0.4, 0.3, 0.7, corrected_edges)
+            if profiling:
+                warm_profiled_kernels(prepared, corrected_edges)
 
     for profile in set(MASKED_PROFILES) & set(profiles):
         maps = [np.zeros(WARMUP_SIZE, dtype=np.float32) for _ in range(4)]
@@ -111,17 +117,30 @@ def warmup(profiles=PROFILES):
     )
 
 
-def load_kernels_for(reference, profile=BASELINE):
+def warm_profiled_kernels(prepared, corrected_edges):
+    """Call the fill and threshold kernels as the profiled collate does, on throwaway maps."""
+    distances = shrink_distances(prepared.points, prepared.starts, 1 - 0.4**2)
+    (shrunk_points, shrunk_starts, dilated_points, dilated_starts,
+     dilated_owners, _) = offset_polygons(prepared, distances)
+    fill_prob_map(np.zeros(WARMUP_SIZE, dtype=np.float32), shrunk_points, shrunk_starts)
+    draw_thresh_map(np.zeros(WARMUP_SIZE, dtype=np.float32), prepared.points, prepared.starts,
+                    distances, dilated_points, dilated_starts, dilated_owners, np.float32(0.4),
+                    np.float32(0.3), corrected_edges)
+
+
+def load_kernels_for(reference, profile=BASELINE, profiling=False):
     """Load the kernels of ``profile`` now if a collate with ``reference`` will use the fast path.
 
-    DataLoader workers started with ``fork`` inherit the loaded kernels, so
-    their first batch skips the cache load (0.4-1.2 s measured on 2 cores).
-    Spawned workers load them again. Returns the :class:`WarmupResult`, or
-    None when the reference path is chosen.
+    The collate calls this when it is built and again when it is unpickled,
+    as in a worker started with ``spawn`` or ``forkserver``. So a worker's
+    first batch does not load kernels (0.4-1.2 s measured on 2 cores), and
+    that cost does not show up in the stage timers. ``profiling`` adds the
+    kernels of the profiled path. Returns the :class:`WarmupResult`, or None
+    when the reference path is chosen.
     """
     if reference or (reference is None and reference_requested()):
         return None
-    result = warmup(profiles=(profile,))
+    result = warmup(profiles=(profile,), profiling=profiling)
     if result.loaded or result.compiled:
         logger.info("Kernels ready before the DataLoader starts: %s", result)
     return result

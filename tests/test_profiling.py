@@ -6,7 +6,7 @@ import pickle
 import numpy as np
 import pytest
 import torch
-from torch.utils.data import DataLoader
+from torch.utils.data import DataLoader, Dataset
 
 from fastcollate import FastDBCollateFN, collect_stats
 from fastcollate.cache import TargetCache
@@ -211,3 +211,34 @@ def test_masked_profile_is_timed_as_one_stage_with_identical_maps():
     assert stats["polygons"] == 6
     assert stats["stages"]["masked_targets"]["total_ms"] > 0
     assert stats["stages"]["offset"]["total_ms"] == 0
+
+
+class KernelSignatureCounts(Dataset):
+    """Samples that record how many kernel signatures the worker had loaded when it fetched them."""
+
+    def __len__(self):
+        return 2
+
+    def __getitem__(self, index):
+        from fastcollate.kernels.measure import shrink_distances
+        from fastcollate.kernels.targets import draw_thresh_map, fill_prob_map
+
+        counts = {kernel.__name__: len(kernel.signatures)
+                  for kernel in (shrink_distances, fill_prob_map, draw_thresh_map)}
+        return dict(sample([square(4, 4, 20)], f"{index}.jpg"), signatures=counts)
+
+
+def test_spawned_worker_loads_kernels_on_unpickling():
+    collate = FastDBCollateFN(profiling=True)
+    loader = DataLoader(KernelSignatureCounts(), batch_size=2, num_workers=1, collate_fn=collate,
+                        multiprocessing_context="spawn", timeout=120)
+
+    batches = list(loader)
+
+    # The worker fetches its samples before it calls the collate for the
+    # first time, so the counts show what unpickling the collate loaded.
+    counts = batches[0]["signatures"][0]
+    assert counts["shrink_distances"] > 0
+    assert counts["fill_prob_map"] > 0
+    assert counts["draw_thresh_map"] > 0
+    assert collate.profiling_stats()["batches"] == 1
