@@ -66,3 +66,38 @@ def test_summary_logged_each_validation(tmp_path, caplog):
 def test_summary_rejects_other_objects():
     with pytest.raises(TypeError, match="expected TargetCache"):
         TargetCacheSummary({"max_bytes": 10})
+
+
+class TrainedMapMeanModel(MapMeanModel):
+    """MapMeanModel with a training step, for Trainer.fit."""
+
+    def training_step(self, batch, batch_index):
+        return (batch["prob_maps"].mean() - self.weight) ** 2
+
+    def train_dataloader(self):
+        return DataLoader(FixedDataset(), batch_size=2, collate_fn=FastDBCollateFN())
+
+    def configure_optimizers(self):
+        return torch.optim.SGD(self.parameters(), lr=0.1)
+
+
+@pytest.mark.filterwarnings("ignore:.*LeafSpec.*:FutureWarning")
+def test_summary_labels_sanity_check(tmp_path, caplog):
+    cache = TargetCache()
+    loader = DataLoader(FixedDataset(), batch_size=2, collate_fn=FastDBCollateFN(cache=cache))
+    trainer = lightning.Trainer(
+        accelerator="cpu", logger=False, enable_checkpointing=False, enable_progress_bar=False,
+        enable_model_summary=False, callbacks=[TargetCacheSummary()], default_root_dir=tmp_path,
+        max_epochs=1, num_sanity_val_steps=1,
+    )
+
+    with caplog.at_level(logging.INFO, logger="fastcollate.cache.target_cache"):
+        trainer.fit(TrainedMapMeanModel(loader))
+
+    lines = [record.getMessage() for record in caplog.records
+             if record.name == "fastcollate.cache.target_cache"]
+    assert len(lines) == 2
+    assert lines[0].startswith("Target cache, validation sanity check")
+    assert "2 lookups, 0.0% hits" in lines[0]
+    assert lines[1].startswith("Target cache, validation epoch 0")
+    assert "4 lookups" in lines[1]

@@ -12,6 +12,9 @@ from fastcollate.cache.target_cache import TargetCache
 class TargetCacheSummary(Callback):
     """Log one INFO line per target cache at the end of every train and validation epoch.
 
+    The validation sanity check that ``Trainer.fit`` runs before training
+    gets its own line, labelled "validation sanity check".
+
     Parameters
     ----------
     *caches : TargetCache
@@ -34,7 +37,13 @@ class TargetCacheSummary(Callback):
         self._log(trainer.train_dataloader, f"Target cache, train epoch {trainer.current_epoch}")
 
     def on_validation_epoch_end(self, trainer, pl_module):
-        self._log(trainer.val_dataloaders, f"Target cache, validation epoch {trainer.current_epoch}")
+        # fit() runs a few validation batches before training starts, also
+        # with current_epoch 0; label them so epoch 0 is not logged twice.
+        if trainer.sanity_checking:
+            prefix = "Target cache, validation sanity check"
+        else:
+            prefix = f"Target cache, validation epoch {trainer.current_epoch}"
+        self._log(trainer.val_dataloaders, prefix)
 
     def _log(self, dataloaders, prefix):
         caches = self.caches or find_caches(dataloaders)
