@@ -55,6 +55,16 @@ def test_compare_missing_case_fails(tmp_path, baseline, capsys):
     assert "batch 640: missing from the current result" in capsys.readouterr().out
 
 
+def test_compare_words_missing_apart_from_slower(tmp_path, baseline, capsys):
+    current = save_json(result(image_640=16.0 * 0.5), tmp_path / "current.json")
+
+    assert main(["compare", str(baseline), str(current)]) == 1
+
+    error = capsys.readouterr().err
+    assert "speedup regression in image 640 (" in error
+    assert f"{current} lacks baseline cases batch 640;" in error
+
+
 def test_compare_selected_case(tmp_path, baseline, capsys):
     current = save_json(result(image_640=16.0, batch_640=1.0), tmp_path / "current.json")
 

@@ -58,10 +58,16 @@ def run(args):
     for comparison in comparisons:
         print(comparison.describe())
 
-    failed = [comparison.name for comparison in comparisons if comparison.failed]
-    if failed:
-        print(f"fastcollate compare: speedup regression in {', '.join(failed)} "
+    missing = [comparison.name for comparison in comparisons if comparison.current is None]
+    slower = [comparison.name for comparison in comparisons
+              if comparison.failed and comparison.current is not None]
+    if slower:
+        print(f"fastcollate compare: speedup regression in {', '.join(slower)} "
               f"(more than {args.tolerance:.0%} below {args.baseline})", file=sys.stderr)
+    if missing:
+        print(f"fastcollate compare: {args.current} lacks baseline cases {', '.join(missing)}; "
+              "run the bench with the same sizes and profile as the baseline", file=sys.stderr)
+    if slower or missing:
         return 1
     print(f"all {len(comparisons)} cases within {args.tolerance:.0%} of the baseline")
     return 0
