@@ -8,6 +8,7 @@ import torch
 
 from fastcollate.cli import is_allocation_error, main
 from fastcollate.data import sample_dirs
+from fastcollate.regression import bench_document, make_case, save_json
 
 
 @pytest.fixture
@@ -96,3 +97,58 @@ def test_allocation_errors_recognised():
 
     assert is_allocation_error(torch_error.value)
     assert not is_allocation_error(RuntimeError("stack expects each tensor to be equal size"))
+
+
+def test_precompute_cache_dir_existing_file(two_receipts, tmp_path, capsys):
+    existing = tmp_path / "afile"
+    existing.write_text("not a folder\n", encoding="utf-8")
+
+    status = main(["precompute", "--data", str(two_receipts), "--cache-dir", str(existing), "--size", "64",
+                   "--no-progress"])
+
+    assert status == 2
+    assert (f"--cache-dir {existing} is an existing file; --cache-dir must be a folder"
+            in capsys.readouterr().err)
+
+
+def test_report_output_existing_file(tmp_path, capsys):
+    source = save_json(bench_document([make_case("image 64", 0.01, 0.001, 64)]), tmp_path / "bench.json")
+    existing = tmp_path / "afile"
+    existing.write_text("not a folder\n", encoding="utf-8")
+
+    status = main(["report", str(source), "--output", str(existing), "--no-plots"])
+
+    assert status == 2
+    assert f"--output {existing} is an existing file; --output must be a folder" in capsys.readouterr().err
+
+
+def test_bench_json_folder_rejected_before_run(two_receipts, tmp_path, capsys):
+    status = main(["bench", "--data", str(two_receipts), "--size", "64", "--repeat", "1",
+                   "--no-progress", "--json", str(tmp_path)])
+
+    output = capsys.readouterr()
+    assert status == 2
+    assert f"--json {tmp_path} is an existing folder; --json must be a file path" in output.err
+    assert output.out == ""
+
+
+def test_bench_json_parent_file_rejected(two_receipts, tmp_path, capsys):
+    existing = tmp_path / "afile"
+    existing.write_text("not a folder\n", encoding="utf-8")
+    target = existing / "sub" / "result.json"
+
+    status = main(["bench", "--data", str(two_receipts), "--size", "64", "--repeat", "1",
+                   "--no-progress", "--json", str(target)])
+
+    output = capsys.readouterr()
+    assert status == 2
+    assert f"--json {target}: {existing} is a file, not a folder" in output.err
+    assert output.out == ""
+
+
+def test_bench_json_help_mentions_parent_folders(capsys):
+    with pytest.raises(SystemExit):
+        main(["bench", "--help"])
+
+    help_text = " ".join(capsys.readouterr().out.split())
+    assert "Missing parent folders are created" in help_text

@@ -5,6 +5,7 @@ which returns the exit status. ``fastcollate.cli`` lists the modules.
 """
 
 import argparse
+from pathlib import Path
 
 
 # A batch of 16 at this side needs 34 GB for the two float32 maps alone, so
@@ -37,3 +38,35 @@ def image_side(text):
 def count_noun(count, noun):
     """Return ``"1 PNG file"`` or ``"2 PNG files"``: the count and the noun in the matching number."""
     return f"{count} {noun}" if count == 1 else f"{count} {noun}s"
+
+
+def check_output_dir(option, path):
+    """Raise ``ValueError`` unless ``path`` can be a folder the command creates or writes into.
+
+    Checking before the work starts turns a late, bare "[Errno 17] File
+    exists" into a message that names the option.
+    """
+    path = Path(path)
+    if path.exists() and not path.is_dir():
+        raise ValueError(f"{option} {path} is an existing file; {option} must be a folder "
+                         "(it is created if missing)")
+    check_parents(option, path)
+
+
+def check_output_file(option, path):
+    """Raise ``ValueError`` unless ``path`` can be a file the command writes, creating its folders."""
+    path = Path(path)
+    if path.is_dir():
+        raise ValueError(f"{option} {path} is an existing folder; {option} must be a file path, "
+                         f"e.g. {path / 'result.json'}")
+    check_parents(option, path)
+
+
+def check_parents(option, path):
+    # The nearest existing ancestor must be a folder, or creating the
+    # missing folders below it fails.
+    for parent in path.parents:
+        if parent.exists():
+            if not parent.is_dir():
+                raise ValueError(f"{option} {path}: {parent} is a file, not a folder")
+            return

@@ -2,7 +2,7 @@
 
 import sys
 
-from fastcollate.commands import MAX_IMAGE_SIDE, image_side, positive_int
+from fastcollate.commands import MAX_IMAGE_SIDE, check_output_file, image_side, positive_int
 from fastcollate.commands.dataset_options import DATA_HELP, add_dataset_arguments
 
 NAME = "bench"
@@ -42,7 +42,7 @@ def add_parser(subparsers):
     parser.add_argument("--json", metavar="FILE",
                         help="also write the speedups, the machine and a stage profile of the "
                              "fast batches (at the first size) to FILE, for `fastcollate compare` "
-                             "and `fastcollate report`")
+                             "and `fastcollate report`. Missing parent folders are created")
     parser.add_argument("--no-progress", action="store_true", help="hide the progress bars")
     return parser
 
@@ -57,6 +57,8 @@ def run(args):
     from fastcollate.targets import TargetParams
 
     require_reference_dependencies("fastcollate bench, which runs the reference path,")
+    if args.json is not None:
+        check_output_file("--json", args.json)
     folders = args.data or [str(folder) for folder in sample_dirs()]
     params = TargetParams(shrink_ratio=args.shrink_ratio, profile=args.profile)
     cases = []

@@ -1,6 +1,6 @@
 """``fastcollate precompute``: fill a spill directory with the targets of a dataset."""
 
-from fastcollate.commands import MAX_IMAGE_SIDE, image_side, positive_int
+from fastcollate.commands import MAX_IMAGE_SIDE, check_output_dir, image_side, positive_int
 from fastcollate.commands.dataset_options import DATA_HELP, add_dataset_arguments
 
 NAME = "precompute"
@@ -52,6 +52,7 @@ def run(args):
     from fastcollate.datasets import load_samples
     from fastcollate.targets import TargetParams
 
+    check_output_dir("--cache-dir", args.cache_dir)
     params = TargetParams(args.shrink_ratio, args.thresh_min, args.thresh_max, args.corrected_edges)
     folders = args.data or [str(folder) for folder in sample_dirs()]
     samples = []

@@ -1,8 +1,6 @@
 """``fastcollate render``: write pictures of images beside their training targets."""
 
-from pathlib import Path
-
-from fastcollate.commands import MAX_IMAGE_SIDE, count_noun, image_side, positive_int
+from fastcollate.commands import MAX_IMAGE_SIDE, check_output_dir, count_noun, image_side, positive_int
 from fastcollate.commands.dataset_options import DATA_HELP, add_dataset_arguments
 
 NAME = "render"
@@ -47,9 +45,7 @@ def run(args):
     # Imported here so that `fastcollate --help` stays fast.
     from fastcollate.render import render_folder
 
-    out = Path(args.out)
-    if out.exists() and not out.is_dir():
-        raise ValueError(f"--out {out} is an existing file; --out must be a folder for the PNG files")
+    check_output_dir("--out", args.out)
     collate_options = load_collate_options(args.collate_config) if args.collate_config else {}
     written = render_folder(
         args.data, args.out, size=args.size, limit=args.limit, batch_size=args.batch,

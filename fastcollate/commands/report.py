@@ -2,6 +2,8 @@
 
 import sys
 
+from fastcollate.commands import check_output_dir
+
 NAME = "report"
 
 
@@ -30,6 +32,7 @@ def add_parser(subparsers):
 def run(args):
     from fastcollate.report import write_report
 
+    check_output_dir("--output", args.output)
     try:
         path = write_report(args.source, args.output, plots=not args.no_plots)
     except ImportError as error:
