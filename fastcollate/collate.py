@@ -1,5 +1,6 @@
 """``FastDBCollateFN``: the DataLoader collate that builds DBNet targets."""
 
+import logging
 from collections import OrderedDict
 
 import numpy as np
@@ -14,6 +15,8 @@ from fastcollate.targets import REFERENCE, TargetParams, draw_targets_into, reso
 from fastcollate.threads import map_in_order, resolve_num_threads, validate_num_threads
 from fastcollate.warmup import load_kernels_for
 from fastcollate.validation import check_bool
+
+logger = logging.getLogger(__name__)
 
 # Sample keys the batch already carries under its own names. Any other key
 # is passed through as a list after the maps.
@@ -40,6 +43,7 @@ class FastDBCollateFN:
         can never get NaN; see :class:`fastcollate.targets.TargetParams`.
     inference_mode : bool, default False
         Skip the maps; the attribute can also be set after construction.
+        A cache is not used while it is set, because there are no maps to cache.
     reuse_buffers : bool, default True
         In the main process, reuse a batch's tensors once nothing references
         their storage any more, which saves the page faults of new memory.
@@ -100,6 +104,9 @@ class FastDBCollateFN:
                 "Set cache=None to build the masked profiles' maps afresh"
             )
         self.cache = TargetCache.from_config(cache)
+        if self.cache is not None and inference_mode:
+            logger.info("inference_mode=True builds no maps, so the target cache %r stays unused "
+                        "until inference_mode is set to False.", self.cache)
         validate_num_threads(num_threads)
         self.num_threads = num_threads
         load_kernels_for(reference, self.params.profile, profiling)
@@ -132,7 +139,9 @@ class FastDBCollateFN:
             f"thresh_max={self.thresh_max}, reference={self.reference}, "
             f"corrected_edges={self.params.corrected_edges}, inference_mode={self.inference_mode}, "
             f"profile={self.params.profile!r}, profiling={self.profiler is not None}, "
-            f"num_threads={self.num_threads})"
+            f"num_threads={self.num_threads}"
+            + ("" if self.cache is None else f", cache={self.cache!r}")
+            + ")"
         )
 
     def new_tensor(self, shape, dtype):

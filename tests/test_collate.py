@@ -11,7 +11,7 @@ from torch.utils.data import DataLoader, Dataset
 
 import fastcollate.collate
 import fastcollate.targets
-from fastcollate import FastDBCollateFN, TargetParams, make_db_targets
+from fastcollate import FastDBCollateFN, TargetCache, TargetParams, make_db_targets
 from fastcollate.config import REFERENCE_VARIABLE
 from fastcollate.synthetic import make_batch
 
@@ -333,3 +333,22 @@ def test_numpy_scalar_params(reference):
     assert thresh_map.dtype == np.float32
     assert np.array_equal(prob_map, expected_prob)
     assert np.array_equal(thresh_map, expected_thresh)
+
+
+def test_repr_shows_cache(tmp_path):
+    cache = TargetCache(max_bytes=2**20, spill_dir=tmp_path / "spill")
+
+    text = repr(FastDBCollateFN(cache=cache))
+
+    assert text.endswith(f", cache={cache!r})")
+    assert "cache=" not in repr(FastDBCollateFN())
+
+
+def test_inference_mode_cache_logged(caplog):
+    with caplog.at_level(logging.INFO, logger="fastcollate.collate"):
+        FastDBCollateFN(cache={"max_bytes": 2**20}, inference_mode=True)
+        FastDBCollateFN(cache={"max_bytes": 2**20})
+
+    messages = [record.getMessage() for record in caplog.records if record.name == "fastcollate.collate"]
+    assert len(messages) == 1
+    assert "stays unused until inference_mode is set to False" in messages[0]

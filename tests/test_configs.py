@@ -28,3 +28,10 @@ def test_db_collate_preset():
     assert collate.shrink_ratio == 0.4
     assert collate.thresh_min == 0.3
     assert collate.thresh_max == 0.7
+
+
+@pytest.mark.parametrize("path", sorted(CONFIGS.glob("*.yaml")), ids=lambda path: path.name)
+def test_preset_says_how_to_load_it(path):
+    comments = [line for line in path.read_text().splitlines() if line.startswith("#")]
+
+    assert any("hydra.utils.instantiate(cfg)" in line for line in comments)
