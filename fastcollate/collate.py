@@ -68,7 +68,8 @@ class FastDBCollateFN:
 
     Constructing the first fast-path collate of a process loads the compiled
     kernels (or compiles them into Numba's cache), so that DataLoader
-    workers started with ``fork`` inherit them.
+    workers started with ``fork`` inherit them. Workers started with
+    ``spawn`` or ``forkserver`` load them when they unpickle the collate.
 
     Notes
     -----

@@ -2,7 +2,7 @@
 
 A process that calls a kernel for the first time compiles it (several
 seconds) or loads it from Numba's on-disk cache (well under a second). Each
-fresh DataLoader worker pays that on its first batch. Running
+fresh DataLoader worker pays that once, when it receives the collate. Running
 :func:`warmup` once, for example in the training script before the
 DataLoader starts or with ``fastcollate warmup`` in a container build, fills
 the cache so that every later process only loads.
