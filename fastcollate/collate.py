@@ -98,12 +98,6 @@ class FastDBCollateFN:
         reuse_buffers = check_bool("reuse_buffers", reuse_buffers)
         profiling = check_bool("profiling", profiling)
         self.params = TargetParams(shrink_ratio, thresh_min, thresh_max, corrected_edges, profile)
-        # NOTE: the cache stores two maps per image, so it serves the baseline profile only.
-        if cache is not None and profile != BASELINE:
-            raise ValueError(
-                f"cache works only with the 'baseline' profile, got profile={profile!r}. "
-                "Set cache=None to build the masked profiles' maps afresh"
-            )
         self.cache = TargetCache.from_config(cache)
         if self.cache is not None and inference_mode:
             logger.info("inference_mode=True builds no maps, so the target cache %r stays unused "
@@ -211,6 +205,7 @@ class FastDBCollateFN:
                         sample["polygons"], sample.get("ignore_tags"), prob_maps[index, 0].numpy(),
                         thresh_maps[index, 0].numpy(), masks[0][index, 0].numpy(),
                         masks[1][index, 0].numpy(), self.params, path, index, filenames[index],
+                        self.cache,
                     )
                 prepared = steps.prepare_polygons(sample["polygons"], index, filenames[index])
                 prob_map = prob_maps[index, 0].numpy()

@@ -26,7 +26,8 @@ entry in the winners layout.
 
 The reference path, and any map that fails verification in the prob map,
 uses a generic layout: the bit-packed prob map and the raw threshold map,
-compressed with zstd.
+compressed with zstd. The masked profiles store their four maps in a layout
+of their own, written and read by :mod:`fastcollate.cache.masked`.
 
 Every entry starts with a magic, the codec version, the layout and the map
 shape, so :func:`decode_into` rejects an entry of another version or shape
@@ -61,6 +62,8 @@ MAGIC = b"FCTE"
 LAYOUT_GENERIC = 0
 LAYOUT_WINNERS = 1
 LAYOUT_RECIPE = 2
+# The four maps of a masked profile; see fastcollate.cache.masked.
+LAYOUT_MASKED = 3
 FLAG_CORRECTED_EDGES = 1
 
 # magic, version, layout, flags, height, width
@@ -274,18 +277,7 @@ def _decode(entry, prob_map, thresh_map, upgrade):
     _check_map(prob_map, "prob_map")
     _check_map(thresh_map, "thresh_map")
     entry = memoryview(entry).cast("B")
-    if len(entry) < _HEADER.size + _SKIPS.size:
-        raise ValueError(f"cache entry of {len(entry)} bytes is shorter than its header; rebuild it")
-    magic, version, layout, flags, height, width = _HEADER.unpack_from(entry, 0)
-    if magic != MAGIC:
-        raise ValueError(f"cache entry starts with {bytes(magic)!r}, not {MAGIC!r}; rebuild it")
-    if version != CODEC_VERSION:
-        raise ValueError(f"cache entry has codec version {version}, expected {CODEC_VERSION}; rebuild it")
-    if (height, width) != prob_map.shape or (height, width) != thresh_map.shape:
-        raise ValueError(
-            f"cache entry contains {height} x {width} maps, expected {prob_map.shape} and {thresh_map.shape}"
-        )
-    counts = _SKIPS.unpack_from(entry, _HEADER.size)
+    layout, flags, (height, width), skipped = _unpack_header(entry, [prob_map.shape, thresh_map.shape])
     payload = entry[_HEADER.size + _SKIPS.size:]
 
     full_entry = None
@@ -298,9 +290,32 @@ def _decode(entry, prob_map, thresh_map, upgrade):
         if upgrade:
             header = _HEADER.pack(MAGIC, CODEC_VERSION, LAYOUT_WINNERS, flags, height, width)
             full_entry = b"".join([header, entry[_HEADER.size:_HEADER.size + _SKIPS.size], winners_payload])
+    elif layout == LAYOUT_MASKED:
+        raise ValueError("cache entry contains the four maps of a masked profile, not two maps; rebuild it")
     else:
         raise ValueError(f"cache entry has unknown layout {layout}; rebuild it")
-    return Counter({reason: count for reason, count in zip(SKIP_REASONS, counts) if count}), full_entry
+    return skipped, full_entry
+
+
+def _unpack_header(entry, shapes):
+    """Return ``(layout, flags, shape, skipped)`` from an entry's header and skip counts.
+
+    Raises ``ValueError`` unless the entry is of this codec version and its
+    maps have the shape of each of ``shapes``.
+    """
+    if len(entry) < _HEADER.size + _SKIPS.size:
+        raise ValueError(f"cache entry of {len(entry)} bytes is shorter than its header; rebuild it")
+    magic, version, layout, flags, height, width = _HEADER.unpack_from(entry, 0)
+    if magic != MAGIC:
+        raise ValueError(f"cache entry starts with {bytes(magic)!r}, not {MAGIC!r}; rebuild it")
+    if version != CODEC_VERSION:
+        raise ValueError(f"cache entry has codec version {version}, expected {CODEC_VERSION}; rebuild it")
+    if any((height, width) != tuple(shape) for shape in shapes):
+        expected = " and ".join(str(tuple(shape)) for shape in shapes)
+        raise ValueError(f"cache entry contains {height} x {width} maps, expected {expected}")
+    counts = _SKIPS.unpack_from(entry, _HEADER.size)
+    skipped = Counter({reason: count for reason, count in zip(SKIP_REASONS, counts) if count})
+    return layout, flags, (height, width), skipped
 
 
 def _decode_recipe(payload, flags, prob_map, thresh_map, record_edges):

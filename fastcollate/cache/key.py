@@ -1,7 +1,8 @@
 """Content keys of cache entries.
 
 A key is a blake2b digest of everything that decides one image's maps: the
-normalised polygons, the image shape, every target parameter, the target
+normalised polygons (and, for the masked profiles, their ignore tags), the
+image shape, every target parameter including the profile, the target
 semantics and the formats of the key and of the entry. It depends on
 content only, never on object ids, file paths or Python's hash seed, so the
 same image gets the same key in every worker, epoch, run and rank.
@@ -35,9 +36,10 @@ def target_key(prepared, image_shape, params, semantics=TARGET_SEMANTICS):
 
     Parameters
     ----------
-    prepared : fastcollate.polygons.PreparedPolygons
-        The polygons as ``prepare_polygons`` returns them. Vertex order is
-        kept as given, because it decides the maps.
+    prepared : fastcollate.polygons.PreparedPolygons or fastcollate.profiles.prepare.FloatPolygons
+        The polygons as ``prepare_polygons`` (int32) or
+        ``prepare_float_polygons`` (float64, with ignore tags) returns them.
+        Vertex order is kept as given, because it decides the maps.
     image_shape : tuple of int
         ``(height, width)`` of the maps.
     params : fastcollate.targets.TargetParams
@@ -57,7 +59,9 @@ def target_key(prepared, image_shape, params, semantics=TARGET_SEMANTICS):
     for field in dataclasses.fields(params):
         digest.update(f"{field.name}={encode_parameter(getattr(params, field.name))}\n".encode())
 
-    for name in ("points", "starts"):
+    # Only the masked profiles' polygons carry ignore tags, so baseline keys are unchanged.
+    names = ("points", "starts", "ignore") if hasattr(prepared, "ignore") else ("points", "starts")
+    for name in names:
         array = np.ascontiguousarray(getattr(prepared, name))
         digest.update(f"{name} {array.dtype.str} {array.shape}\n".encode())
         digest.update(array.tobytes())

@@ -8,8 +8,10 @@ from collections.abc import Mapping
 
 from fastcollate.cache.codec import decode_into_upgrading, draw_and_encode
 from fastcollate.cache.key import target_key
+from fastcollate.cache.masked import decode_masked_into, encode_masked
 from fastcollate.cache.memory import MemoryLRU
 from fastcollate.cache.spill import SpillDirectory
+from fastcollate.profiles import draw_prepared_profile_targets
 from fastcollate.stats import SharedCounters
 from fastcollate.validation import check_bool
 
@@ -25,7 +27,7 @@ COUNTER_NAMES = (
 
 
 class TargetCache:
-    """Memoize each image's prob map, threshold map and skip counts.
+    """Memoize each image's prob map, threshold map and skip counts, and the masks of the masked profiles.
 
     Entries are keyed by content (see :mod:`fastcollate.cache.key`), so an
     image with the same polygons, shape and parameters hits in every
@@ -132,6 +134,46 @@ class TargetCache:
         skipped, entry = draw_and_encode(prepared, prob_map, thresh_map, params, path,
                                          record_edges=self.record_on_miss)
         self._store(key, entry)
+        self.counters.add(misses=1, miss_seconds=time.perf_counter() - start)
+        return skipped
+
+    def draw_profile_into(self, prepared, maps, params, path):
+        """Fill a masked profile's four maps from the cache or by drawing them; return the skip counts.
+
+        ``prepared`` is the :class:`fastcollate.profiles.prepare.FloatPolygons`
+        of one image and ``maps`` the ``(prob_map, thresh_map, prob_mask,
+        thresh_mask)`` float32 (H, W) arrays, initialised as
+        :func:`fastcollate.profiles.draw_profile_targets` requires. Hits are
+        decoded copies, as in :meth:`draw_into`. Masked entries store the
+        maps themselves, so ``record_on_miss`` does not apply to them.
+        """
+        start = time.perf_counter()
+        key = target_key(prepared, maps[0].shape, params)
+
+        entry = self.memory.get(key)
+        if entry is not None:
+            skipped = decode_masked_into(entry, maps)
+            self.counters.add(memory_hits=1, hit_seconds=time.perf_counter() - start)
+            return skipped
+
+        if self.spill is not None:
+            entry = self.spill.read(key)
+            if entry is not None:
+                try:
+                    skipped = decode_masked_into(entry, maps)
+                except (ValueError, struct.error) as error:
+                    logger.warning("Failed to decode cache entry %s (%s); drawing the targets again.",
+                                   self.spill.path(key), error)
+                    # The maps may be half written, so they go back to their initial values.
+                    for values, initial in zip(maps, (0.0, 0.0, 1.0, 0.0)):
+                        values.fill(initial)
+                else:
+                    self._remember(key, entry)
+                    self.counters.add(disk_hits=1, hit_seconds=time.perf_counter() - start)
+                    return skipped
+
+        skipped = draw_prepared_profile_targets(prepared, maps, params, path)
+        self._store(key, encode_masked(maps, skipped))
         self.counters.add(misses=1, miss_seconds=time.perf_counter() - start)
         return skipped
 

@@ -20,7 +20,7 @@ MIN_PADDLEOCR_SHRINK_RATIO = 0.01
 
 __all__ = [
     "BASELINE", "MASKED_PROFILES", "MHLIAO", "PADDLEOCR", "PROFILES",
-    "draw_profile_targets", "prepare_float_polygons", "validate_ignore_tags", "validate_profile",
+    "draw_prepared_profile_targets", "draw_profile_targets", "prepare_float_polygons", "validate_ignore_tags", "validate_profile",
 ]
 
 
@@ -33,14 +33,29 @@ def validate_profile(profile):
 
 
 def draw_profile_targets(polygons, ignore_tags, prob_map, thresh_map, prob_mask, thresh_mask,
-                         params, path, sample_index=0, filename=None):
+                         params, path, sample_index=0, filename=None, cache=None):
     """Draw one image's maps and masks for a masked profile; return the skip counts.
 
     ``prob_map``, ``thresh_map`` and ``thresh_mask`` must be zeroed float32
     (H, W) arrays and ``prob_mask`` filled with ones; all four may be views
-    of the batch tensors. ``path`` is ``"reference"`` or ``"fast"``.
+    of the batch tensors. ``path`` is ``"reference"`` or ``"fast"``. With a
+    :class:`fastcollate.TargetCache` as ``cache``, the maps come from the
+    cache where it has them.
     """
     prepared = prepare_float_polygons(polygons, ignore_tags, sample_index, filename)
+    maps = (prob_map, thresh_map, prob_mask, thresh_mask)
+    if cache is not None:
+        return cache.draw_profile_into(prepared, maps, params, path)
+    return draw_prepared_profile_targets(prepared, maps, params, path)
+
+
+def draw_prepared_profile_targets(prepared, maps, params, path):
+    """Draw the four ``maps`` of :func:`draw_profile_targets` from validated polygons; return the skip counts.
+
+    ``prepared`` is the :class:`fastcollate.profiles.prepare.FloatPolygons`
+    of one image.
+    """
+    prob_map, thresh_map, prob_mask, thresh_mask = maps
     height, width = prob_map.shape
     arguments = (params.shrink_ratio, params.thresh_min, params.thresh_max)
 
