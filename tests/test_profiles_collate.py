@@ -271,11 +271,6 @@ def test_render_draws_masks(tmp_path):
     assert masked.shape[1] > baseline.shape[1]
 
 
-def test_cache_rejected_with_masked_profile():
-    with pytest.raises(ValueError, match="cache works only with the 'baseline' profile, got profile='mhliao'"):
-        FastDBCollateFN(profile="mhliao", cache={})
-
-
 def test_reused_buffers_reset_masks():
     """A second batch into reused buffers starts from fresh masks."""
     dataset = JitteredPages(4)

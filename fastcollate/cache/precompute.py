@@ -7,8 +7,10 @@ from tqdm import tqdm
 
 from fastcollate.cache.codec import draw_and_encode
 from fastcollate.cache.key import target_key
+from fastcollate.cache.masked import encode_masked
 from fastcollate.cache.spill import SpillDirectory
 from fastcollate.polygons import prepare_polygons
+from fastcollate.profiles import BASELINE, draw_prepared_profile_targets, prepare_float_polygons
 from fastcollate.targets import FAST
 
 
@@ -26,7 +28,8 @@ def precompute(samples, cache_dir, params, max_bytes=None, progress=True):
     Parameters
     ----------
     samples : sequence of dict
-        Collate samples with ``image`` (C, H, W) and ``polygons``.
+        Collate samples with ``image`` (C, H, W), ``polygons`` and, for the
+        masked profiles, optional ``ignore_tags``.
     cache_dir : str or os.PathLike
     params : fastcollate.targets.TargetParams
     max_bytes : int, optional
@@ -42,17 +45,32 @@ def precompute(samples, cache_dir, params, max_bytes=None, progress=True):
     present = written = failed = 0
     for index, sample in enumerate(tqdm(samples, desc="precompute", unit="image", disable=not progress)):
         _, height, width = sample["image"].shape
-        prepared = prepare_polygons(sample["polygons"], index, sample.get("image_filename"))
+        filename = sample.get("image_filename")
+        if params.profile == BASELINE:
+            prepared = prepare_polygons(sample["polygons"], index, filename)
+        else:
+            prepared = prepare_float_polygons(sample["polygons"], sample.get("ignore_tags"), index, filename)
         key = target_key(prepared, (height, width), params)
         if spill.contains(key):
             present += 1
             continue
 
-        prob_map = np.zeros((height, width), dtype=np.float32)
-        thresh_map = np.zeros((height, width), dtype=np.float32)
-        _, entry = draw_and_encode(prepared, prob_map, thresh_map, params, FAST)
+        entry = _draw_entry(prepared, (height, width), params)
         if spill.write(key, entry):
             written += 1
         else:
             failed += 1
     return PrecomputeResult(present, written, failed)
+
+
+def _draw_entry(prepared, shape, params):
+    """Draw one image's maps on the fast path and return its cache entry."""
+    prob_map = np.zeros(shape, dtype=np.float32)
+    thresh_map = np.zeros(shape, dtype=np.float32)
+    if params.profile == BASELINE:
+        _, entry = draw_and_encode(prepared, prob_map, thresh_map, params, FAST)
+        return entry
+
+    maps = (prob_map, thresh_map, np.ones(shape, dtype=np.float32), np.zeros(shape, dtype=np.float32))
+    skipped = draw_prepared_profile_targets(prepared, maps, params, FAST)
+    return encode_masked(maps, skipped)

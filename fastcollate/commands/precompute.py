@@ -12,7 +12,8 @@ def add_parser(subparsers):
         help="write the cached targets of every image into a spill directory",
         description=(
             "Load every annotated image like `fastcollate bench`, letterboxed to a square, "
-            "build its prob map and threshold map on the fast path and write the cache entry "
+            "build its prob map and threshold map (and, with a masked --profile, both masks) "
+            "on the fast path and write the cache entry "
             "into --cache-dir. Entries already present and valid are kept, so a second run "
             "writes nothing. Training then reads the directory with "
             "TargetCache(spill_dir=DIR, read_only=True). Entries only hit for samples whose "
@@ -36,6 +37,9 @@ def add_parser(subparsers):
                         help="lowest threshold map value (default: 0.3)")
     parser.add_argument("--thresh-max", type=float, default=0.7,
                         help="highest threshold map value (default: 0.7)")
+    parser.add_argument("--profile", choices=("baseline", "mhliao", "paddleocr"), default="baseline",
+                        help="target semantics; 'mhliao' and 'paddleocr' also cache the prob mask "
+                             "and threshold mask (default: baseline)")
     parser.add_argument("--corrected-edges", action="store_true",
                         help="build the maps with corrected_edges=True (default: off)")
     parser.add_argument("--max-bytes", type=positive_int, default=None,
@@ -53,7 +57,8 @@ def run(args):
     from fastcollate.targets import TargetParams
 
     check_output_dir("--cache-dir", args.cache_dir)
-    params = TargetParams(args.shrink_ratio, args.thresh_min, args.thresh_max, args.corrected_edges)
+    params = TargetParams(args.shrink_ratio, args.thresh_min, args.thresh_max, args.corrected_edges,
+                          args.profile)
     folders = args.data or [str(folder) for folder in sample_dirs()]
     samples = []
     for folder in folders:
