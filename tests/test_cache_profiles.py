@@ -14,7 +14,7 @@ from fastcollate import FastDBCollateFN, TargetCache, TargetParams
 from fastcollate.cache.codec import _HEADER, _SKIPS, decode_into
 from fastcollate.cache.key import target_key
 from fastcollate.cache.masked import (
-    _MAP, KIND_BITS, KIND_SHUFFLED_FLOAT32, decode_masked_into, encode_masked,
+    _MAP, KIND_BITS, KIND_DELTA_PLANES, decode_masked_into, encode_masked,
 )
 from fastcollate.cache.spill import HEADER
 from fastcollate.cli import main
@@ -172,7 +172,7 @@ def test_values_other_than_zero_and_one_stored_raw():
 
     skipped = decode_masked_into(entry, decoded)
 
-    assert map_kinds(entry) == [KIND_SHUFFLED_FLOAT32] * 4
+    assert map_kinds(entry) == [KIND_DELTA_PLANES] * 4
     assert_maps_identical(decoded, maps)
     assert skipped == Counter(non_finite=2)
 
