@@ -1,9 +1,9 @@
 """Content keys of cache entries.
 
 A key is a blake2b digest of everything that decides one image's maps: the
-normalised polygons (and, for the masked profiles, their ignore tags), the
-image shape, every target parameter including the profile, the target
-semantics and the formats of the key and of the entry. It depends on
+normalised polygons, the image shape, every target parameter including the
+profile, the target semantics and the formats of the key and of the entry.
+For the masked profiles the polygons are float64 and include ignore tags. It depends on
 content only, never on object ids, file paths or Python's hash seed, so the
 same image gets the same key in every worker, epoch, run and rank.
 

@@ -14,8 +14,8 @@ A map whose every value is +0.0 or 1.0 (the prob map and both masks, on
 every page checked so far) is bit-packed before zstd. Any other map is
 stored as the byte planes of the row-major deltas of its float32 bit
 patterns (:mod:`fastcollate.kernels.shuffle`), compressed with zstd. On the
-150-word bench page at 640 x 640, that stores the threshold map in about
-390 kB, against about 1.1 MB for zstd on the raw bytes (docs/cache.md).
+150-word bench page at 640 x 640, the threshold map then takes 391 kB,
+against 945 kB with zstd on the raw bytes (docs/performance.md).
 """
 
 import struct
