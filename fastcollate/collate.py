@@ -104,7 +104,7 @@ class FastDBCollateFN:
                         "until inference_mode is set to False.", self.cache)
         validate_num_threads(num_threads)
         self.num_threads = num_threads
-        load_kernels_for(reference, self.params.profile, profiling)
+        load_kernels_for(reference, self.params.profile, profiling, self.cache is not None)
         self.reference = reference
         self.inference_mode = inference_mode
         self.buffers = BufferPool() if reuse_buffers else None
@@ -114,7 +114,8 @@ class FastDBCollateFN:
         # A spawned DataLoader worker unpickles the collate without running
         # __init__, so it loads the kernels here rather than in its first batch.
         self.__dict__.update(state)
-        load_kernels_for(self.reference, self.params.profile, self.profiler is not None)
+        load_kernels_for(self.reference, self.params.profile, self.profiler is not None,
+                         self.cache is not None)
 
     @property
     def shrink_ratio(self):

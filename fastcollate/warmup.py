@@ -15,8 +15,13 @@ from dataclasses import dataclass
 import numpy as np
 
 from fastcollate.kernels import profiles as profile_kernels
+from fastcollate.kernels import shuffle as shuffle_kernels
+from fastcollate.kernels import winners as winner_kernels
+from fastcollate.kernels.fill import fill_polygons
 from fastcollate.kernels.measure import shrink_distances
 from fastcollate.kernels.targets import draw_targets, draw_thresh_map, fill_prob_map
+from fastcollate.cache.codec import decode_into, decode_into_upgrading, draw_and_encode
+from fastcollate.cache.masked import decode_masked_into, encode_masked
 from fastcollate.config import reference_requested
 from fastcollate.fast import make_targets_fast, offset_polygons
 from fastcollate.polygons import prepare_polygons
@@ -32,6 +37,9 @@ KERNELS = (
     shrink_distances, draw_targets, profile_kernels.measure_polygons,
     profile_kernels.orient_polygons, profile_kernels.draw_profile_targets,
     fill_prob_map, draw_thresh_map,
+    fill_polygons, winner_kernels.draw_targets_recording, winner_kernels.encode_runs,
+    winner_kernels.redraw_thresh_map,
+    shuffle_kernels.split_delta_planes, shuffle_kernels.join_delta_planes,
 )
 
 # A 32 x 32 image with one rectangle calls every kernel with the argument
@@ -80,12 +88,13 @@ def cache_counts():
     return hits, misses
 
 
-def warmup(profiles=PROFILES, profiling=True):
+def warmup(profiles=PROFILES, profiling=True, caching=True):
     """Compile or load every kernel signature of the fast paths; return a :class:`WarmupResult`.
 
     ``profiles`` limits the work to the kernels of those target profiles.
     ``profiling`` also loads the separate fill and threshold kernels that a
-    collate with ``profiling=True`` calls on the baseline profile.
+    collate with ``profiling=True`` calls on the baseline profile, and
+    ``caching`` the kernels that encode and decode target cache entries.
     """
     hits_before, misses_before = cache_counts()
     start = time.perf_counter()
@@ -99,12 +108,16 @@ def warmup(profiles=PROFILES, profiling=True):
             make_targets_fast(prepared, prob_map, thresh_map, 0.4, 0.3, 0.7, corrected_edges)
             if profiling:
                 warm_profiled_kernels(prepared, corrected_edges)
+            if caching:
+                warm_cache_kernels(prepared, corrected_edges)
 
     for profile in set(MASKED_PROFILES) & set(profiles):
         maps = [np.zeros(WARMUP_SIZE, dtype=np.float32) for _ in range(4)]
         maps[2].fill(1.0)
         draw_profile_targets([WARMUP_POLYGON], [False], *maps, TargetParams(profile=profile), "fast",
                              0, "<warmup>")
+        if caching:
+            decode_masked_into(encode_masked(maps, {}), [np.empty_like(array) for array in maps])
     seconds = time.perf_counter() - start
     hits_after, misses_after = cache_counts()
 
@@ -128,19 +141,29 @@ def warm_profiled_kernels(prepared, corrected_edges):
                     np.float32(0.3), corrected_edges)
 
 
-def load_kernels_for(reference, profile=BASELINE, profiling=False):
+def warm_cache_kernels(prepared, corrected_edges):
+    """Encode and decode a cache entry both ways the cache does, on throwaway maps."""
+    params = TargetParams(corrected_edges=corrected_edges)
+    maps = (np.zeros(WARMUP_SIZE, dtype=np.float32), np.zeros(WARMUP_SIZE, dtype=np.float32))
+    _, recipe = draw_and_encode(prepared, *maps, params, "fast", record_edges=False)
+    _, full_entry = decode_into_upgrading(recipe, *maps)
+    decode_into(full_entry, *maps)
+
+
+def load_kernels_for(reference, profile=BASELINE, profiling=False, caching=False):
     """Load the kernels of ``profile`` now if a collate with ``reference`` will use the fast path.
 
     The collate calls this when it is built and again when it is unpickled,
     as in a worker started with ``spawn`` or ``forkserver``. So a worker's
     first batch does not load kernels (0.4-1.2 s measured on 2 cores), and
     that cost does not show up in the stage timers. ``profiling`` adds the
-    kernels of the profiled path. Returns the :class:`WarmupResult`, or None
-    when the reference path is chosen.
+    kernels of the profiled path and ``caching`` those of the target cache.
+    Returns the :class:`WarmupResult`, or None when the reference path is
+    chosen.
     """
     if reference or (reference is None and reference_requested()):
         return None
-    result = warmup(profiles=(profile,), profiling=profiling)
+    result = warmup(profiles=(profile,), profiling=profiling, caching=caching)
     if result.loaded or result.compiled:
         logger.info("Kernels ready before the DataLoader starts: %s", result)
     return result
