@@ -45,7 +45,7 @@ def new_batch_tensor(shape, dtype):
         return torch.empty(shape, dtype=dtype)
     # NOTE: a ring of reused, pre-faulted shared buffers took the worker's
     # write of a 16 x 640 x 640 batch from 90-430 ms to 18-35 ms here (see
-    # docs/performance.md), but a worker cannot see whether the trainer still
+    # docs/performance-workers.md), but a worker cannot see whether the trainer still
     # uses an earlier batch, so reuse could overwrite live data. Each batch
     # therefore gets new shared memory.
     element_size = torch.empty((), dtype=dtype).element_size()

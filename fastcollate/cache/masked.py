@@ -15,7 +15,7 @@ every page checked so far) is bit-packed before zstd. Any other map is
 stored as the byte planes of the row-major deltas of its float32 bit
 patterns (:mod:`fastcollate.kernels.shuffle`), compressed with zstd. On the
 150-word bench page at 640 x 640, the threshold map then takes 391 kB,
-against 945 kB with zstd on the raw bytes (docs/performance.md).
+against 945 kB with zstd on the raw bytes (docs/performance-cache.md).
 """
 
 import struct

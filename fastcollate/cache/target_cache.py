@@ -54,7 +54,7 @@ class TargetCache:
         Record each pixel's winning edge on a miss, so that the first hit
         is already a full-speed hit. False stores a recipe on a miss (the
         polygons and their pyclipper offsets), which adds about 2% to a
-        miss instead of 12% to 19% at 640 x 640 (docs/performance.md). The
+        miss instead of 12% to 19% at 640 x 640 (docs/performance-cache.md). The
         first hit of a recipe then draws the maps without pyclipper,
         records the edges and replaces the entry, so hits are full speed
         from the second one on.
