@@ -27,7 +27,7 @@ def test_compare_equal_passes(tmp_path, baseline, capsys):
     current = save_json(result(image_640=16.0, batch_640=8.0), tmp_path / "current.json")
 
     assert main(["compare", str(baseline), str(current)]) == 0
-    assert "all 2 cases within 10%" in capsys.readouterr().out
+    assert "all 2 cases are within 10%" in capsys.readouterr().out
 
 
 def test_compare_slower_case_fails_naming_it(tmp_path, baseline, capsys):

@@ -69,5 +69,6 @@ def run(args):
               "run the bench with the same sizes and profile as the baseline", file=sys.stderr)
     if slower or missing:
         return 1
-    print(f"all {len(comparisons)} cases within {args.tolerance:.0%} of the baseline")
+    cases = "the case is" if len(comparisons) == 1 else f"all {len(comparisons)} cases are"
+    print(f"{cases} within {args.tolerance:.0%} of the baseline")
     return 0
