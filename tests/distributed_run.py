@@ -7,7 +7,8 @@ to that one directory, so the second epoch reads what either rank drew.
 Each rank reads its share of 32 synthetic pages through a DistributedSampler
 and a DataLoader with 2 forked workers, for 2 epochs, and all-reduces one
 number per step, so a rank that stops receiving batches hangs the others.
-Each rank writes ``OUT_DIR/rank_N.json`` with what it saw.
+Each rank writes ``OUT_DIR/rank_N.json`` with what it saw, creating OUT_DIR
+and its parents if they are missing.
 """
 
 import json
@@ -30,6 +31,7 @@ LOADER_TIMEOUT_S = 60
 
 def main():
     out_dir = Path(sys.argv[1])
+    out_dir.mkdir(parents=True, exist_ok=True)
     spill_dir = sys.argv[2] if len(sys.argv) > 2 else None
     dist.init_process_group("gloo")
     rank = dist.get_rank()

@@ -33,9 +33,10 @@ def ranks(tmp_path_factory):
     """Run the script under torchrun once; return each rank's result dict.
 
     Where ``fastcollate.TargetCache`` exists, the ranks share one spill
-    directory in the same run.
+    directory in the same run. OUT_DIR does not exist beforehand, so the
+    script must create it and its parents.
     """
-    out_dir = tmp_path_factory.mktemp("torchrun")
+    out_dir = tmp_path_factory.mktemp("torchrun") / "results" / "ranks"
     spill_dir = tmp_path_factory.mktemp("spill") if hasattr(fastcollate, "TargetCache") else None
     completed = run_torchrun(out_dir, spill_dir)
     assert completed.returncode == 0, completed.stderr[-4000:]
