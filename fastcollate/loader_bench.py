@@ -108,10 +108,10 @@ def digest_maps(batch):
 
 
 def time_pass(loader, path, consumer_seconds=0.0, progress=False):
-    """Iterate ``loader`` once; return a :class:`LoaderRun` without ``wait_share`` filled in.
+    """Iterate ``loader`` once; return a :class:`LoaderRun`.
 
     With ``consumer_seconds`` above 0 the pass sleeps that long after each
-    batch and fills in ``wait_share`` instead of the throughput.
+    batch, so its ``wait_share`` is the one to report and its throughput is not.
     """
     start = time.perf_counter()
     iterator = iter(loader)
@@ -148,7 +148,8 @@ def time_pass(loader, path, consumer_seconds=0.0, progress=False):
     run = LoaderRun(path=path, images=images, steady_seconds=end - first_arrival,
                     first_batch_seconds=first_arrival - start, first_batch_extra=extras,
                     maps_digest=maps_digest)
-    if consumer_seconds:
+    # With a consumer of 0 ms the share is still defined, and close to 100%.
+    if end > first_arrival:
         run.wait_share = waited / (end - first_arrival)
     return run
 
@@ -185,10 +186,11 @@ def format_results(results, size, batch_size, num_workers, consumer_ms, preload=
         f"{'path':<10} {'images/s':>9} {'first batch s':>14} {'wait share':>11} {'1st batch extra s':>18}",
     ]
     for run in results.values():
-        extra = max(run.first_batch_extra) if run.first_batch_extra else float("nan")
+        # A worker needs 2 batches in a pass for the difference to exist.
+        extra = f"{max(run.first_batch_extra):.3f}" if run.first_batch_extra else "n/a"
         lines.append(
             f"{run.path:<10} {run.images_per_second:>9.1f} {run.first_batch_seconds:>14.2f} "
-            f"{run.wait_share:>10.1%} {extra:>18.3f}"
+            f"{run.wait_share:>10.1%} {extra:>18}"
         )
     if "reference" in results and "fast" in results:
         ratio = results["fast"].images_per_second / results["reference"].images_per_second
@@ -196,4 +198,6 @@ def format_results(results, size, batch_size, num_workers, consumer_ms, preload=
         same = results["fast"].maps_digest == results["reference"].maps_digest
         lines.append(f"first batch maps identical on both paths: {'yes' if same else 'NO'}")
     lines.append(f"wait share: time in next() / total, for a consumer taking {consumer_ms:g} ms per batch")
+    lines.append("1st batch extra s: max over workers of (first batch time - median of later ones); "
+                 "n/a when no worker built 2 or more batches, so raise --batches")
     return "\n".join(lines)

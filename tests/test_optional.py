@@ -62,3 +62,15 @@ def test_render_without_opencv_exits_2(tmp_path):
     assert result.returncode == 2, result.stderr
     assert "pip install 'fastcollate[" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_loader_bench_without_opencv_exits_2():
+    code = BLOCK_OPENCV + "from fastcollate.cli import main\nsys.exit(main(sys.argv[1:]))\n"
+
+    result = run_child(code, "loader-bench", "--size", "64", "--batch", "2", "--batches", "2",
+                       "--workers", "1", "--no-progress")
+
+    assert result.returncode == 2, result.stderr
+    assert "fastcollate loader-bench, which decodes and warps images, needs OpenCV" in result.stderr
+    assert "pip install 'fastcollate[images]'" in result.stderr
+    assert "Traceback" not in result.stderr

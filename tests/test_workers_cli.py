@@ -8,6 +8,7 @@ from fastcollate.augment import AugmentedTextImages
 from fastcollate.cli import main
 from fastcollate.data import sample_dirs
 from fastcollate.datasets import read_icdar_annotation
+from fastcollate.loader_bench import LoaderRun, format_results
 
 
 def test_warmup_command_prints_cache(capsys):
@@ -20,10 +21,11 @@ def test_warmup_command_prints_cache(capsys):
 
 def test_loader_bench_main_process(capsys):
     status = main(["loader-bench", "--size", "128", "--batch", "2", "--batches", "2",
-                   "--workers", "0", "--consumer-ms", "1", "--no-progress"])
+                   "--workers", "0", "--consumer-ms", "0", "--no-progress"])
 
     output = capsys.readouterr().out
     assert status == 0
+    assert "nan" not in output
     assert "reference " in output
     assert "fast " in output
     assert "first batch maps identical on both paths: yes" in output
@@ -42,8 +44,43 @@ def test_loader_bench_help_states_units(capsys, monkeypatch):
 
 
 def test_loader_bench_negative_workers(capsys):
-    assert main(["loader-bench", "--workers", "-1", "--no-progress"]) == 2
-    assert "--workers must be 0 or more" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as exit_info:
+        main(["loader-bench", "--workers", "-1", "--no-progress"])
+
+    error = capsys.readouterr().err
+    assert exit_info.value.code == 2
+    assert "usage: " in error
+    assert "--workers: expected an integer of 0 or more, got '-1'" in error
+
+
+def test_loader_bench_one_batch_rejected(capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main(["loader-bench", "--batches", "1", "--no-progress"])
+
+    error = capsys.readouterr().err
+    assert exit_info.value.code == 2
+    assert "usage: " in error
+    assert "--batches: expected at least 2, got '1'" in error
+
+
+def test_loader_bench_start_method_without_workers(capsys):
+    status = main(["loader-bench", "--workers", "0", "--start-method", "spawn", "--no-progress"])
+
+    error = capsys.readouterr().err
+    assert status == 2
+    assert "--start-method spawn needs worker processes" in error
+    assert "--workers is 0" in error
+
+
+def test_loader_bench_extra_without_second_batch():
+    runs = {"fast": LoaderRun(path="fast", images=6, steady_seconds=1.0, first_batch_seconds=2.0,
+                              wait_share=0.5, first_batch_extra=[])}
+
+    table = format_results(runs, size=64, batch_size=2, num_workers=4, consumer_ms=20.0)
+
+    assert "nan" not in table
+    assert table.splitlines()[2].split()[-1] == "n/a"
+    assert "n/a when no worker built 2 or more batches" in table
 
 
 def test_augmented_sample_layout():
@@ -82,7 +119,7 @@ def test_preloaded_samples_equal_decoded_ones():
 
 
 def test_loader_bench_preload_is_named(capsys):
-    status = main(["loader-bench", "--size", "96", "--batch", "2", "--batches", "1",
+    status = main(["loader-bench", "--size", "96", "--batch", "2", "--batches", "2",
                    "--workers", "0", "--path", "fast", "--preload", "--no-progress"])
 
     assert status == 0

@@ -16,6 +16,30 @@ def non_negative_float(text):
     return value
 
 
+def batch_count(text):
+    """argparse type: batches per pass, at least 2, because images per second is timed after the first."""
+    value = positive_int(text)
+    if value < 2:
+        raise argparse.ArgumentTypeError(
+            f"expected at least 2, got {text!r}; images per second is measured from the second "
+            "batch on, so one batch measures nothing"
+        )
+    return value
+
+
+def worker_count(text):
+    """argparse type: DataLoader worker processes, 0 or more."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer of 0 or more, got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(
+            f"expected an integer of 0 or more, got {text!r}; 0 loads in the main process"
+        )
+    return value
+
+
 def add_parser(subparsers):
     parser = subparsers.add_parser(
         NAME,
@@ -34,12 +58,15 @@ def add_parser(subparsers):
                         help="side of the square image, in pixels (default: 640)")
     parser.add_argument("--batch", type=positive_int, default=16,
                         help="images per batch (default: 16)")
-    parser.add_argument("--batches", type=positive_int, default=20,
-                        help="batches per pass; the embedded images repeat as needed (default: 20)")
-    parser.add_argument("--workers", type=int, default=2,
+    parser.add_argument("--batches", type=batch_count, default=20,
+                        help="batches per pass, at least 2 because images per second is timed "
+                             "after the first batch; the embedded images repeat as needed "
+                             "(default: 20)")
+    parser.add_argument("--workers", type=worker_count, default=2,
                         help="DataLoader worker processes, 0 for the main process (default: 2)")
     parser.add_argument("--start-method", choices=("fork", "spawn", "forkserver"), default=None,
-                        help="multiprocessing start method of the workers (default: the platform's)")
+                        help="multiprocessing start method of the workers; needs --workers 1 or more "
+                             "(default: the platform's)")
     parser.add_argument("--consumer-ms", type=non_negative_float, default=20.0,
                         help="simulated training step per batch, in milliseconds (default: 20)")
     parser.add_argument("--path", choices=("both", "fast", "reference"), default="both",
@@ -55,10 +82,17 @@ def add_parser(subparsers):
 def run(args):
     # Imported here so that `fastcollate --help` stays fast.
     from fastcollate.loader_bench import format_results, run_loader_bench
+    from fastcollate.optional import IMAGES_EXTRA, import_optional
 
-    if args.workers < 0:
-        print(f"fastcollate {NAME}: --workers must be 0 or more, got {args.workers}", file=sys.stderr)
+    if args.workers == 0 and args.start_method is not None:
+        print(f"fastcollate {NAME}: --start-method {args.start_method} needs worker processes, but "
+              "--workers is 0, which loads in the main process; pass --workers 1 or more, or drop "
+              "--start-method", file=sys.stderr)
         return 2
+
+    # The workers decode and warp with OpenCV. Without this check they fail
+    # one by one with a traceback from inside the DataLoader.
+    import_optional("cv2", f"fastcollate {NAME}, which decodes and warps images,", IMAGES_EXTRA)
     paths = ("reference", "fast") if args.path == "both" else (args.path,)
     results = run_loader_bench(
         size=args.size, batch_size=args.batch, batches=args.batches, num_workers=args.workers,
