@@ -8,6 +8,7 @@ import torch
 
 from fastcollate.buffers import BufferPool, new_batch_tensor
 from fastcollate.cache import TargetCache
+from fastcollate.config import num_threads_requested
 from fastcollate.polygons import SKIP_LOG, describe_image_type, describe_sample, prepare_polygons
 from fastcollate.profiles import BASELINE, draw_profile_targets, validate_ignore_tags
 from fastcollate.profiling import CollateProfiler, collect_stats
@@ -62,7 +63,8 @@ class FastDBCollateFN:
     num_threads : int, optional
         Threads that build the images of a batch in parallel on the fast
         path, capped at the cores this process may run on. None (the
-        default) follows ``FASTCOLLATE_NUM_THREADS``, else uses 1 thread
+        default) follows ``FASTCOLLATE_NUM_THREADS`` (empty counts as
+        unset; an invalid value raises ``ValueError`` here), else uses 1 thread
         inside a DataLoader worker and every core in the main process. The
         reference path always runs on one thread.
 
@@ -103,6 +105,10 @@ class FastDBCollateFN:
             logger.info("inference_mode=True builds no maps, so the target cache %r stays unused "
                         "until inference_mode is set to False.", self.cache)
         validate_num_threads(num_threads)
+        if num_threads is None:
+            # Raise here, in the process that builds the collate, rather than
+            # at the first batch inside a DataLoader worker.
+            num_threads_requested()
         self.num_threads = num_threads
         load_kernels_for(reference, self.params.profile, profiling, self.cache is not None)
         self.reference = reference

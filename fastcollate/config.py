@@ -11,12 +11,14 @@ Variable                     Effect
                              a batch's maps, for every collate that
                              does not set ``num_threads=`` itself.
                              Capped at the cores this process may run
-                             on. Unset: all of them in the main process,
-                             1 inside a DataLoader worker.
+                             on. Unset or empty: all of them in the
+                             main process, 1 inside a DataLoader
+                             worker. Checked when the collate is built.
 ===========================  ===========================================
 """
 
 import os
+import re
 
 REFERENCE_VARIABLE = "FASTCOLLATE_REFERENCE"
 NUM_THREADS_VARIABLE = "FASTCOLLATE_NUM_THREADS"
@@ -46,18 +48,21 @@ def reference_requested():
 def num_threads_requested():
     """Return the thread count set by ``FASTCOLLATE_NUM_THREADS``, or None if unset.
 
-    Raises ``ValueError`` if the value is not a positive integer.
+    An empty value counts as unset, as it does for ``FASTCOLLATE_REFERENCE``,
+    and spaces around the digits are ignored. Raises ``ValueError`` unless
+    the value is a positive integer in decimal digits.
     """
-    value = os.environ.get(NUM_THREADS_VARIABLE, "").strip()
+    raw = os.environ.get(NUM_THREADS_VARIABLE, "")
+    value = raw.strip()
     if not value:
         return None
-    try:
-        number = int(value)
-    except ValueError:
-        number = 0
+
+    # int() alone would also accept "+2", "2_0" and non-ASCII digits.
+    number = int(value) if re.fullmatch(r"[0-9]+", value) else 0
     if number <= 0:
         raise ValueError(
-            f"environment variable {NUM_THREADS_VARIABLE}={value!r} is not a positive integer; "
-            "set it to the number of threads per process (for example 1), or leave it unset"
+            f"environment variable {NUM_THREADS_VARIABLE}={raw!r} is invalid; accepted values are "
+            "a positive integer such as 1 or 4 (threads per process), or empty or unset for the "
+            "default"
         )
     return number

@@ -83,6 +83,32 @@ def test_environment_invalid_value(value, monkeypatch):
     assert repr(value) in str(error.value)
 
 
+@pytest.mark.parametrize("value", ["abc", "0", "2.0", "+2", "2_0", " "])
+def test_environment_invalid_at_construction(value, monkeypatch):
+    monkeypatch.setenv(NUM_THREADS_VARIABLE, value)
+    if not value.strip():
+        FastDBCollateFN()  # blank counts as unset
+        return
+
+    with pytest.raises(ValueError) as error:
+        FastDBCollateFN()
+
+    message = str(error.value)
+    assert f"{NUM_THREADS_VARIABLE}={value!r}" in message
+    assert "accepted values are a positive integer" in message
+    assert "empty or unset" in message
+
+
+def test_environment_empty_means_unset(monkeypatch):
+    monkeypatch.setenv(NUM_THREADS_VARIABLE, "")
+    assert resolve_num_threads(None) == available_cores()
+
+
+def test_environment_spaces_ignored(monkeypatch):
+    monkeypatch.setenv(NUM_THREADS_VARIABLE, " 1 ")
+    assert resolve_num_threads(None) == 1
+
+
 @pytest.mark.parametrize("value", [0, -1, 1.5, True, "2"])
 def test_argument_invalid_value(value):
     with pytest.raises(ValueError, match="num_threads"):
