@@ -11,7 +11,9 @@ the cache so that every later process only loads.
 import logging
 import time
 from dataclasses import dataclass
+from pathlib import Path
 
+import numba
 import numpy as np
 
 from fastcollate.kernels import profiles as profile_kernels
@@ -79,6 +81,28 @@ def kernel_cache_dir():
     cache folder when that one is not writable.
     """
     return draw_targets.stats.cache_path
+
+
+def cache_dir_warning():
+    """Return a warning if Numba caches outside ``NUMBA_CACHE_DIR``, else None.
+
+    Numba falls back to another folder without a message when the variable
+    names a regular file or a folder it cannot write, so workers that rely on
+    the variable would compile again.
+    """
+    requested = numba.config.CACHE_DIR
+    if not requested:
+        return None
+    requested_path = Path(requested).expanduser().resolve()
+    actual_path = Path(kernel_cache_dir()).expanduser().resolve()
+    if actual_path == requested_path or requested_path in actual_path.parents:
+        return None
+    if requested_path.is_file():
+        reason = "it is a regular file, not a folder"
+    else:
+        reason = "Numba could not use it, for example because it is not writable"
+    return (f"NUMBA_CACHE_DIR={requested} is set, but Numba caches the kernels in {actual_path} "
+            f"because {reason}; point NUMBA_CACHE_DIR at a writable folder, or unset it")
 
 
 def cache_counts():

@@ -1,5 +1,11 @@
 """The ``warmup`` and ``loader-bench`` commands, run in-process."""
 
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numba
 import numpy as np
 import pytest
 import torch
@@ -10,6 +16,8 @@ from fastcollate.data import sample_dirs
 from fastcollate.datasets import read_icdar_annotation
 from fastcollate.loader_bench import LoaderRun, format_results
 
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+
 
 def test_warmup_command_prints_cache(capsys):
     assert main(["warmup"]) == 0
@@ -17,6 +25,44 @@ def test_warmup_command_prints_cache(capsys):
     output = capsys.readouterr().out
     assert "kernel signatures in" in output
     assert "cache directory: " in output
+
+
+CACHE_DIR_CHECK = "from fastcollate.warmup import cache_dir_warning\nprint(cache_dir_warning())\n"
+
+
+def run_cache_dir_check(cache_dir):
+    env = dict(os.environ, NUMBA_CACHE_DIR=str(cache_dir), PYTHONPATH=str(PROJECT_ROOT))
+    result = subprocess.run([sys.executable, "-c", CACHE_DIR_CHECK], capture_output=True, text=True,
+                            env=env, timeout=120)
+    assert result.returncode == 0, result.stderr
+    return result.stdout.strip()
+
+
+def test_cache_dir_file_warns(tmp_path):
+    cache_file = tmp_path / "numba-cache"
+    cache_file.write_text("")
+
+    warning = run_cache_dir_check(cache_file)
+
+    assert f"NUMBA_CACHE_DIR={cache_file} is set" in warning
+    assert "it is a regular file, not a folder" in warning
+
+
+def test_cache_dir_folder_no_warning(tmp_path):
+    assert run_cache_dir_check(tmp_path / "numba-cache") == "None"
+
+
+def test_warmup_command_warns_on_fallback(tmp_path, monkeypatch, capsys):
+    cache_file = tmp_path / "numba-cache"
+    cache_file.write_text("")
+    # Numba read the variable at import, so set the value it read.
+    monkeypatch.setattr(numba.config, "CACHE_DIR", str(cache_file))
+
+    assert main(["warmup"]) == 0
+
+    error = capsys.readouterr().err
+    assert "fastcollate warmup: warning: NUMBA_CACHE_DIR=" in error
+    assert "point NUMBA_CACHE_DIR at a writable folder" in error
 
 
 def test_loader_bench_main_process(capsys):
