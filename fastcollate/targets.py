@@ -93,7 +93,7 @@ def resolve_path(reference=None):
     reference = check_bool("reference", reference, allow_none=True)
     if reference is None:
         reference = reference_requested()
-        source = f"{REFERENCE_VARIABLE}"
+        source = f"{REFERENCE_VARIABLE}" if reference else f"default ({REFERENCE_VARIABLE} not set to 1)"
     else:
         source = "the reference argument"
     path = REFERENCE if reference else FAST
