@@ -1,5 +1,6 @@
 """FastDBCollateFN: batch layout, path selection, logging, pickling and DataLoader workers."""
 
+import gc
 import logging
 import pickle
 from collections import OrderedDict
@@ -352,3 +353,37 @@ def test_inference_mode_cache_logged(caplog):
     messages = [record.getMessage() for record in caplog.records if record.name == "fastcollate.collate"]
     assert len(messages) == 1
     assert "stays unused until inference_mode is set to False" in messages[0]
+
+
+def test_collector_paused_during_the_batch_and_restored(monkeypatch):
+    batch = make_batch(5, 64, 6, 2)
+    states = []
+    real_stack = fastcollate.collate.stack_images
+
+    def recording_stack(*args):
+        states.append(gc.isenabled())
+        return real_stack(*args)
+
+    monkeypatch.setattr(fastcollate.collate, "stack_images", recording_stack)
+    collate = FastDBCollateFN()
+    collate(batch)
+    assert states == [False]
+    assert gc.isenabled()
+
+    # A collector the caller turned off stays off.
+    gc.disable()
+    try:
+        collate(batch)
+        assert not gc.isenabled()
+    finally:
+        gc.enable()
+
+
+def test_collector_restored_after_an_error():
+    batch = make_batch(5, 64, 6, 2)
+    batch[1]["polygons"] = [np.zeros((3, 3))]
+    batch[1].pop("ignore_tags", None)
+
+    with pytest.raises(ValueError, match="key 'polygons'"):
+        FastDBCollateFN()(batch)
+    assert gc.isenabled()
