@@ -209,7 +209,7 @@ def test_read_only_reads_and_keeps_bad_files(tmp_path, prepared, caplog):
     assert "left as is (read-only)" in caplog.text
 
 
-def test_read_only_refuses_changes(tmp_path):
+def test_read_only_rejects_changes(tmp_path):
     spill = SpillDirectory(tmp_path, max_bytes=10, read_only=True)
     assert not spill.write(KEY_A, b"payload")
     assert list(tmp_path.iterdir()) == []
@@ -332,3 +332,19 @@ def test_failed_delete_during_eviction_logged(tmp_path, caplog):
     assert not evictor.is_alive()
     assert "Failed to delete" in caplog.text
     assert undeletable.is_dir()
+
+
+def test_undeletable_entry_still_counted(tmp_path, caplog):
+    spill = SpillDirectory(tmp_path, max_bytes=1)
+    stuck = spill.path(KEY_A)
+    stuck.parent.mkdir()
+    # unlink fails on a directory, so eviction cannot free these bytes.
+    stuck.mkdir()
+    size = stuck.stat().st_size
+
+    with caplog.at_level(logging.WARNING, logger="fastcollate.cache.spill"):
+        total = spill.enforce_cap()
+
+    assert total == size
+    assert stuck.is_dir()
+    assert "Failed to delete" in caplog.text

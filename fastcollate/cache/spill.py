@@ -50,8 +50,8 @@ MAGIC = b"FCTARGET"
 SPILL_FORMAT_VERSION = 1
 EXTENSION = ".fct"
 TEMPORARY_SUFFIX = ".tmp"
-# CRC-32 detects torn and corrupted files at a quarter of blake2b's cost;
-# the key in the header already identifies the entry.
+# CRC-32 detects torn and corrupted files at a fraction of blake2b's cost.
+# The key in the header already identifies the entry.
 HEADER = struct.Struct(f"<8sHI{DIGEST_SIZE}sIQ")
 
 # A live writer renames its temporary file after one write of at most a
@@ -60,6 +60,11 @@ TEMPORARY_MAX_AGE_S = 600.0
 # Eviction deletes the oldest entries until the directory is this fraction
 # of its cap, so that the next scan is many writes away.
 EVICTION_TARGET = 0.9
+
+# Outcomes of deleting one file during eviction.
+REMOVED = "removed"
+ALREADY_GONE = "already gone"
+FAILED = "failed"
 
 COUNTER_NAMES = (
     "disk_writes", "disk_bytes_written", "disk_write_errors", "disk_invalid_entries",
@@ -240,9 +245,12 @@ class SpillDirectory:
                 for _, size, path in entries:
                     if total <= target:
                         break
-                    if self._remove_quietly(path):
+                    outcome = self._remove_quietly(path)
+                    if outcome == REMOVED:
                         evicted += 1
-                    total -= size
+                    # A file that could not be deleted still takes its bytes.
+                    if outcome != FAILED:
+                        total -= size
                 logger.info("Evicted %d cache entries from %s to keep it under %d bytes.",
                             evicted, self.root, self.max_bytes)
 
@@ -274,14 +282,15 @@ class SpillDirectory:
         return entries, total
 
     def _remove_quietly(self, path):
+        """Delete ``path``; return ``REMOVED``, ``ALREADY_GONE`` or ``FAILED`` (logged once)."""
         try:
             os.unlink(path)
         except FileNotFoundError:
-            return False
+            return ALREADY_GONE
         except OSError as error:
             self._warn_once(("delete", path), "Failed to delete %s: %s", path, error)
-            return False
-        return True
+            return FAILED
+        return REMOVED
 
     def _warn_invalid(self, path, problem):
         self.counters.add(disk_invalid_entries=1)
@@ -332,7 +341,7 @@ def check_entry_file(data, key):
     if codec != CODEC_VERSION:
         return f"has codec version {codec}, expected {CODEC_VERSION}"
     if len(key) != KEY_LENGTH or stored_key != bytes.fromhex(key):
-        return f"holds key {stored_key.hex()}, expected {key}"
+        return f"contains key {stored_key.hex()}, expected {key}"
     if length != len(data) - HEADER.size:
         return f"has a {len(data) - HEADER.size}-byte payload, expected {length} bytes (truncated?)"
     if zlib.crc32(memoryview(data)[HEADER.size:]) != checksum:
