@@ -100,6 +100,18 @@ def test_bad_ignore_tags_in_batch_names_sample():
         FastDBCollateFN(profile="mhliao")(batch)
 
 
+@pytest.mark.parametrize("position", ["first", "last"])
+def test_empty_polygon_skipped_anywhere(position):
+    empty = np.zeros((0, 2))
+    polygons = [empty, WORD] if position == "first" else [WORD, empty]
+
+    prepared = prepare_float_polygons(polygons, [False, True] if position == "first" else [True, False])
+
+    assert prepared.starts.tolist() == [0, 4]
+    assert prepared.ignore.tolist() == [True]
+    assert prepared.skipped == {"too_few_points": 1}
+
+
 def test_numpy_bool_tags_accepted():
     tags = np.array([True])
 

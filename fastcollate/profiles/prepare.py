@@ -34,8 +34,8 @@ def validate_ignore_tags(ignore_tags, polygon_count, sample_index=0, filename=No
     """Return ``ignore_tags`` as a list of bools, one per polygon, or raise ``ValueError``.
 
     ``None`` means no polygon is ignored. Each tag must be a bool or a numpy
-    bool (a 1-D numpy bool array is accepted), so that a list of strings such as transcriptions is not taken as
-    all True.
+    bool, and a 1-D numpy bool array is accepted. A list of strings such as
+    transcriptions is rejected instead of being taken as all True.
     """
     name = describe_sample(sample_index, filename)
     if ignore_tags is None:
@@ -106,9 +106,11 @@ def prepare_float_polygons(polygons, ignore_tags=None, sample_index=0, filename=
     # The non-finite check comes first, so an inf vertex counts as non_finite.
     non_finite = ~np.isfinite(points).all(axis=1)
     out_of_range = (np.abs(points) >= MAX_COORDINATE).any(axis=1)
+    # One False is appended so that an empty last polygon, whose offset is
+    # len(points), still indexes inside the array given to reduceat.
     offsets = np.concatenate(([0], np.cumsum(counts)))
-    non_finite_counts = np.add.reduceat(non_finite, offsets[:-1]) if len(points) else counts
-    out_of_range_counts = np.add.reduceat(out_of_range, offsets[:-1]) if len(points) else counts
+    non_finite_counts = np.add.reduceat(np.append(non_finite, False), offsets[:-1])
+    out_of_range_counts = np.add.reduceat(np.append(out_of_range, False), offsets[:-1])
 
     skipped = Counter()
     keep = np.zeros(len(arrays), dtype=bool)
