@@ -1,9 +1,10 @@
 """Benchmark result files and the speedup regression check.
 
 A result file is JSON with ``kind`` ``"fastcollate-bench"``, the machine it
-ran on and a list of cases. Each case has a unique ``name``, ``reference_ms`` and ``fast_ms``
-for the same work on both paths, measured in the same run, their ratio
-``speedup`` and, where it applies, the image ``size`` in pixels. Only the
+ran on and a list of cases. Each case has a unique ``name``,
+``reference_ms`` and ``fast_ms`` for the same work on both paths, measured
+in the same run, their ratio ``speedup`` and, where it applies, the image
+``size`` in pixels. Only the
 ratio is compared between files, because absolute times drift with the
 load of a shared machine while the ratio of two timings taken together
 drifts much less.
@@ -116,7 +117,7 @@ def is_positive_number(value):
 
 
 def validate_bench(document, path, timings=False):
-    """Check that ``document`` read from ``path`` is a benchmark result; return its cases keyed by name.
+    """Check that ``document`` read from ``path`` is a benchmark result and return its cases keyed by name.
 
     Every case needs a name and a positive ``speedup``, and with ``timings``
     also positive ``reference_ms`` and ``fast_ms`` and, if present, an
@@ -137,6 +138,8 @@ def validate_bench(document, path, timings=False):
         name = case.get("name") if isinstance(case, dict) else None
         if not isinstance(name, str):
             raise ValueError(f"{path}: case {position} has no name")
+        if name in cases:
+            raise ValueError(f"{path}: case name {name!r} appears more than once; give each case a unique name")
         for key in required:
             value = case.get(key)
             if not is_positive_number(value):
@@ -151,7 +154,7 @@ def validate_bench(document, path, timings=False):
 
 
 def load_bench(path):
-    """Read a benchmark result file; return its cases keyed by name.
+    """Read a benchmark result file and return its cases keyed by name.
 
     Raises ``ValueError`` naming the file if it is not a benchmark result or
     a case lacks a positive ``speedup``.
@@ -190,7 +193,7 @@ class Comparison:
 
 
 def compare_results(baseline_cases, current_cases, tolerance=DEFAULT_TOLERANCE):
-    """Compare the speedup of every baseline case; return a list of :class:`Comparison`.
+    """Compare the speedup of every baseline case and return a list of :class:`Comparison`.
 
     A case fails if its current speedup is more than ``tolerance`` (a
     fraction) below the baseline's, or if it is missing from the current

@@ -55,7 +55,7 @@ def test_compare_missing_case_fails(tmp_path, baseline, capsys):
     assert "batch 640: missing from the current result" in capsys.readouterr().out
 
 
-def test_compare_words_missing_apart_from_slower(tmp_path, baseline, capsys):
+def test_compare_missing_distinct_from_slower(tmp_path, baseline, capsys):
     current = save_json(result(image_640=16.0 * 0.5), tmp_path / "current.json")
 
     assert main(["compare", str(baseline), str(current)]) == 1
@@ -100,6 +100,15 @@ def test_load_rejects_bad_speedup(tmp_path):
 def test_duplicate_case_names_rejected():
     with pytest.raises(ValueError, match="image 640"):
         bench_document([make_case("image 640", 1, 1), make_case("image 640", 2, 1)])
+
+
+def test_load_rejects_duplicate_case_names(tmp_path):
+    document = result(image_640=16.0, batch_640=8.0)
+    document["cases"][1]["name"] = "image 640"
+    path = save_json(document, tmp_path / "duplicate.json")
+
+    with pytest.raises(ValueError, match="case name 'image 640' appears more than once"):
+        load_bench(path)
 
 
 def test_tolerance_must_be_a_fraction():
