@@ -355,7 +355,7 @@ def test_inference_mode_cache_logged(caplog):
     assert "stays unused until inference_mode is set to False" in messages[0]
 
 
-def test_collector_paused_during_the_batch_and_restored(monkeypatch):
+def test_collector_paused_during_batch(monkeypatch):
     batch = make_batch(5, 64, 6, 2)
     states = []
     real_stack = fastcollate.collate.stack_images
@@ -379,7 +379,7 @@ def test_collector_paused_during_the_batch_and_restored(monkeypatch):
         gc.enable()
 
 
-def test_collector_restored_after_an_error():
+def test_collector_restored_after_error():
     batch = make_batch(5, 64, 6, 2)
     batch[1]["polygons"] = [np.zeros((3, 3))]
     batch[1].pop("ignore_tags", None)
@@ -387,3 +387,16 @@ def test_collector_restored_after_an_error():
     with pytest.raises(ValueError, match="key 'polygons'"):
         FastDBCollateFN()(batch)
     assert gc.isenabled()
+
+
+@pytest.mark.parametrize("dtype", [torch.bfloat16, torch.float16])
+def test_images_without_numpy_dtype(dtype):
+    # Tensor.numpy() rejects bfloat16, so the stack must not go through numpy.
+    samples = synthetic_batch()
+    for sample in samples:
+        sample["image"] = sample["image"].to(dtype)
+
+    batch = FastDBCollateFN()(samples)
+
+    assert batch["images"].dtype == dtype
+    assert torch.equal(batch["images"], torch.stack([sample["image"] for sample in samples]))
