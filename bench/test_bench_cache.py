@@ -53,7 +53,7 @@ def test_hit_against_compute(benchmark, tmp_path, case):
         cache = TargetCache(max_bytes=max_bytes, spill_dir=tmp_path if case == "disk_hit" else None)
         draw_cached(cache, prepared, prob_map, thresh_map)
         function, args = draw_cached, (cache, prepared, prob_map, thresh_map)
-    # The first hit upgrades the recipe entry of the miss; the rounds time full hits.
+    # The first hit upgrades the recipe entry of the miss, so the rounds time full hits.
     function(*args)
     if case != "compute":
         cache.flush()
@@ -135,7 +135,7 @@ def interleaved_medians(functions, rounds, clock=time.perf_counter):
     exposes them to the same load, which separate benchmark groups do not.
     ``clock`` is wall time by default. ``time.process_time`` counts the CPU
     time of every thread of this process, so it leaves out the time that
-    other jobs hold the cores.
+    other jobs run on the cores.
     """
     times = {name: [] for name in functions}
     names = list(functions)

@@ -1,8 +1,8 @@
 """Cache entry encoding: a hit against computing the targets, and a miss against drawing alone.
 
-Each group times the two cases in the same run, and the session prints the
-ratio of their medians. Each entry's size in bytes goes to ``extra_info``.
-On a busy machine, run ``-k interleaved`` alone: it times all four cases in
+Each group times the two cases in the same run, and the end of the pytest
+session prints the ratio of their medians. Each entry's size in bytes goes to ``extra_info``.
+On a busy machine, run ``-k interleaved`` alone: it times all six cases in
 turn within each round, in CPU time, so that a change in load hits them
 alike.
 
@@ -148,7 +148,7 @@ def test_interleaved(benchmark, size):
     """Time every case in turn within each round, so that load changes hit them alike.
 
     Each case is timed in CPU time of this thread (``time.thread_time``),
-    which leaves out the time that other jobs hold the cores. The benchmark
+    which leaves out the time that other jobs run on the cores. The benchmark
     row is the whole round in wall time. The per-case medians go to
     ``extra_info`` and replace the separate tests' numbers in the report.
     """

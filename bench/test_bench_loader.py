@@ -1,4 +1,4 @@
-"""End-to-end DataLoader throughput and the start-method hang check, 20 repetitions each.
+"""End-to-end DataLoader throughput, and a hang check of 20 repetitions per start method.
 
 Run with ``pytest bench/test_bench_loader.py --benchmark-only -s``. The
 throughput test prints the same table as ``fastcollate loader-bench``: both
@@ -19,7 +19,8 @@ sys.path.insert(0, str(TESTS))
 from test_workers_fork import run_script  # noqa: E402
 
 HANG_REPETITIONS = 20
-# About 4 s per spawned repetition on 2 cores, plus start-up.
+# spawn took 298 s for 20 repetitions on 2 cores at load average 4-8
+# (docs/performance-workers.md), so this leaves about 2x margin.
 HANG_TIMEOUT_S = 600
 
 

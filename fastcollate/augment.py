@@ -1,10 +1,10 @@
 """A training-like dataset over real images: decode, rotate, scale and pad.
 
 :class:`AugmentedTextImages` does per sample what a DBNet training pipeline
-typically does before the collate: it decodes the image with OpenCV, scales
-it so that its longest side is ``size``, rotates and scales it by a random
-angle and factor about the image centre, and pads it to ``size x size``, all
-in one ``cv2.warpAffine``. The polygons get the same affine transform. The
+typically does before the collate. It decodes the image with OpenCV and scales
+it so that its longest side is ``size``. Then it rotates and scales it by a
+random angle and factor about the image centre and pads it to ``size x size``.
+All three steps run in one ``cv2.warpAffine``. The polygons get the same affine transform. The
 image is returned as a float32 (3, size, size) tensor in [0, 1].
 
 It needs OpenCV (``pip install 'fastcollate[images]'``).
@@ -41,18 +41,21 @@ class AugmentedTextImages(Dataset):
     preload : bool, default False
         Decode every image and read every annotation once, here, and keep
         them in memory, as datasets that store decoded images do. Each sample
-        then only costs the warp. Every worker process holds its own copy.
+        then only costs the warp. Every worker process keeps its own copy.
     """
 
     def __init__(self, folders, size=640, length=None, max_angle=10.0, scale_range=(0.8, 1.2), seed=0,
                  preload=False):
+        # A generator of folders would be empty again in the error message.
+        folders = list(folders)
         self.pairs = []
         for folder in folders:
             self.pairs.extend(find_annotated_images(folder))
         if not self.pairs:
-            raise ValueError(f"no annotated images found in {list(folders)}")
+            raise ValueError(f"no annotated images found in {folders}; pass folders of images "
+                             "with ICDAR 2015 or SROIE annotation files")
         if length is not None and length <= 0:
-            raise ValueError(f"length must be positive, got {length}")
+            raise ValueError(f"length must be positive or None, got {length}")
         self.size = int(size)
         self.length = len(self.pairs) if length is None else int(length)
         self.max_angle = float(max_angle)
@@ -105,7 +108,8 @@ class AugmentedTextImages(Dataset):
         image_path, annotation_path = self.pairs[position]
         image = cv2.imread(str(image_path), cv2.IMREAD_COLOR)
         if image is None:
-            raise ValueError(f"{image_path.name!r}: OpenCV cannot decode {image_path}")
+            raise ValueError(f"{image_path.name!r}: OpenCV failed to decode {image_path}; "
+                             "check that the file is a complete image")
         return image, read_icdar_annotation(annotation_path)
 
     def affine_matrix(self, image_size, angle, scale):

@@ -14,7 +14,6 @@ from fastcollate.regression import make_case
 from fastcollate.targets import FAST, REFERENCE, TargetParams, draw_targets_into
 
 
-
 class TargetMismatch(Exception):
     """The fast path and the reference path built different maps."""
 
@@ -23,7 +22,7 @@ class TargetMismatch(Exception):
 class BenchResult:
     """Timings of both paths on one set of samples, in seconds.
 
-    Per-image times are medians over samples; the per-image speedup is the
+    Per-image times are medians over samples. The per-image speedup is the
     ratio of the summed times, so that large and small images weigh by cost.
     """
 
@@ -70,7 +69,7 @@ def build_maps(sample, params, path, maps=None):
     The ``mhliao`` and ``paddleocr`` profiles return
     ``(prob_map, thresh_map, prob_mask, thresh_mask, seconds)``. ``maps`` is
     an optional tuple of float32 (H, W) arrays to draw into, as the collate
-    draws into reused batch buffers; zeroing them is timed.
+    draws into reused batch buffers. Zeroing them is timed.
     """
     _, height, width = sample["image"].shape
     count = 2 if params.profile == BASELINE else 4
@@ -116,7 +115,7 @@ def run_bench(samples, params=None, batch_size=16, repeat=5, progress=True, prof
     """Build targets for ``samples`` on both paths, check them and time them.
 
     Every sample is built once on the reference path and ``repeat`` times on
-    the fast path; the per-image times are medians over samples. Batches of
+    the fast path, and the per-image times are medians over samples. Batches of
     ``batch_size`` are then collated with ``FastDBCollateFN`` on both paths.
     Compilation is timed separately, before any measurement. With
     ``profiling``, the fast batches run ``repeat`` more times with
@@ -140,9 +139,9 @@ def run_bench(samples, params=None, batch_size=16, repeat=5, progress=True, prof
         *reference_maps, seconds = build_maps(sample, params, REFERENCE)
         reference_times.append(seconds)
 
-        # Fresh 640x640 maps cost about 1 ms of page faults per image here.
-        # The collate avoids them by reusing batch buffers, so the fast path
-        # is timed into arrays reused across its runs.
+        # Fresh maps cost page faults on first write (an estimated 1 ms per
+        # 640x640 image, see docs/performance.md). The collate avoids them by
+        # reusing batch buffers, so the fast path is timed into reused arrays.
         maps = tuple(np.empty_like(array) for array in reference_maps)
         runs = [build_maps(sample, params, FAST, maps)[-1] for _ in range(repeat)]
         check_equal(sample, reference_maps, maps)
@@ -198,7 +197,7 @@ def run_bench(samples, params=None, batch_size=16, repeat=5, progress=True, prof
 
 
 def result_cases(result, size, profile=BASELINE):
-    """Return the regression cases of one run at one image size; see :mod:`fastcollate.regression`.
+    """Return the regression cases of one run at one image size, as :mod:`fastcollate.regression` defines them.
 
     Cases of a profile other than the baseline carry its name first.
     """

@@ -5,7 +5,7 @@ virtual machines the page faults cost more than building the targets.
 In the main process (``num_workers=0``) a batch's tensors are reused once
 nothing references their storage any more. Inside a DataLoader worker they
 are allocated in shared memory, as ``default_collate`` does, because the
-worker cannot know when the trainer releases them.
+worker cannot tell when the trainer releases them.
 """
 
 import threading
@@ -38,16 +38,15 @@ def storage_use_count(tensor):
 def new_batch_tensor(shape, dtype):
     """Allocate a CPU batch tensor, in shared memory inside a DataLoader worker.
 
-    A worker sends its batch to the main process through shared memory;
+    A worker sends its batch to the main process through shared memory, so
     allocating it there up front saves a copy.
     """
     if get_worker_info() is None:
         return torch.empty(shape, dtype=dtype)
-    # NOTE: a ring of reused, pre-faulted shared buffers took the worker's
-    # write of a 16 x 640 x 640 batch from 90-430 ms to 18-35 ms here (see
-    # docs/performance-workers.md), but a worker cannot see whether the trainer still
-    # uses an earlier batch, so reuse could overwrite live data. Each batch
-    # therefore gets new shared memory.
+    # NOTE: a ring of reused, pre-faulted shared buffers cut the worker's write of
+    # a 131 MB batch of 16 x 640 x 640 from 90-430 ms to 18-35 ms (docs/performance-workers.md).
+    # But a worker cannot tell whether the trainer still uses an earlier batch,
+    # so reuse could overwrite live data. Each batch therefore gets new shared memory.
     element_size = torch.empty((), dtype=dtype).element_size()
     storage = torch.UntypedStorage._new_shared(int(np.prod(shape)) * element_size)
     return torch.empty(0, dtype=dtype).set_(storage, 0, shape)

@@ -33,7 +33,7 @@ class TextDetectionDataset(torch.utils.data.Dataset):
     size : int, default 640
         Side of the square output image in pixels.
     format : str, optional
-        Annotation format; detected by default.
+        Annotation format, detected by default.
     image_size : tuple of int, optional
         ``(height, width)`` in pixels for images missing from the folder and
         not stated by the annotation, such as CTW1500 or ICDAR 2015 test
@@ -67,7 +67,7 @@ class TextDetectionDataset(torch.utils.data.Dataset):
         missing = sum(annotated.image_path is None for annotated in self.images)
         if missing and load_images:
             logger.warning(
-                "%d of %d images of %s not found; their samples carry a zero image of the output size",
+                "%d of %d images of %s not found, so their samples get a zero image of the output size",
                 missing, len(self.images), root,
             )
         if load_images and missing < len(self.images):

@@ -6,8 +6,8 @@ The sample format is the one the collate function consumes: a dict with
 image headers only. Pixels are never decoded, because target generation needs
 the image shape only; `fastcollate.dataset.TextDetectionDataset` decodes them.
 
-The readers live in `fastcollate.readers`; the names imported from there are
-kept here for existing callers.
+The readers live in `fastcollate.readers`. The names imported from there are
+re-exported here for existing callers.
 """
 
 from pathlib import Path
@@ -187,7 +187,7 @@ def resolve_image_size(annotated, image_size=None):
     Raises
     ------
     FileNotFoundError
-        If none of the three is available; the message names the annotation.
+        If none of the three is available. The message names the annotation.
     """
     if annotated.image_path is not None:
         return read_image_size(annotated.image_path)
@@ -217,7 +217,7 @@ def load_samples(folder, size=640, format=None, image_size=None, image_dir=None)
     size : int, optional
         Side of the square output image in pixels.
     format : str, optional
-        Annotation format; detected by default.
+        Annotation format, detected by default.
     image_size : tuple of int, optional
         ``(height, width)`` of images that are missing from the folder.
     image_dir : str or os.PathLike, optional

@@ -45,7 +45,7 @@ class CollateStatsMonitor(Callback):
     -----
     Batches that workers built ahead of the epoch's end count in the epoch
     in which they were built. Each process of a multi-device run has its own
-    collate and workers; only global rank 0 logs, so its metrics cover its
+    collate and workers. Only global rank 0 logs, so its metrics cover its
     own DataLoader.
     """
 
@@ -75,7 +75,7 @@ class CollateStatsMonitor(Callback):
         delta["peak_rss_bytes"] = current["peak_rss_bytes"]
         # NOTE: the cache counts come from the cache's own counters. If
         # another callback, such as TargetCacheSummary, resets them before
-        # this one runs, the epoch's counts are lost; list this callback first.
+        # this one runs, the epoch's counts are lost, so list this callback first.
         if current["cache_hits"] < self._previous["cache_hits"] or \
                 current["cache_misses"] < self._previous["cache_misses"]:
             delta["cache_hits"] = current["cache_hits"]

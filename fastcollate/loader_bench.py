@@ -70,7 +70,7 @@ class TimedCollate:
 
 @dataclass
 class LoaderRun:
-    """What one pass over the loader measured; times in seconds."""
+    """Measurements of one pass over the loader, with times in seconds."""
 
     path: str
     images: int

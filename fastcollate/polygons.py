@@ -163,7 +163,7 @@ class SkipLog:
     """Process-wide counts of skipped polygons, with one WARNING per reason.
 
     DataLoader workers are separate processes, so each logs its own first
-    skip of each reason; later skips are only counted. A forked child starts
+    skip of each reason. Later skips are only counted. A forked child starts
     from zero counts, like a spawned one.
     """
 

@@ -75,7 +75,8 @@ class BatchSteps:
     """
 
     def __init__(self):
-        self.totals = dict.fromkeys(counter_names()[:-1], 0.0)
+        # peak_rss_bytes is a maximum, read once per batch, not a sum.
+        self.totals = dict.fromkeys((name for name in counter_names() if name != "peak_rss_bytes"), 0.0)
         self._lock = threading.Lock()
 
     def add(self, **amounts):
@@ -89,7 +90,7 @@ class BatchSteps:
         """Time the block under ``name``, one of ``STAGES``."""
         key = f"{name}_seconds"
         if name not in STAGES:
-            raise KeyError(f"unknown stage {name!r}; known stages: {', '.join(STAGES)}")
+            raise KeyError(f"unknown stage {name!r}, known stages: {', '.join(STAGES)}")
         start = time.perf_counter()
         try:
             yield
@@ -204,7 +205,7 @@ class CollateProfiler:
         return values
 
     def stats(self, cache=None):
-        """Return the statistics so far as a JSON-ready dict; see :func:`summarize`."""
+        """Return the statistics so far as a JSON-ready dict, described in :func:`summarize`."""
         return summarize(self.values(cache))
 
     def reset(self, cache=None):
@@ -222,7 +223,7 @@ def cache_totals(cache):
 
 
 def summarize(values):
-    """Turn raw counter values into the statistics dict.
+    """Convert raw counter values into the statistics dict.
 
     The dict has the counts ``batches``, ``images`` and ``polygons``, and
     the times ``collate_ms`` and ``collate_ms_per_batch``. ``stages`` maps

@@ -22,7 +22,7 @@ MIB = 2**20
 
 
 def write_report(source, output_dir, plots=True):
-    """Write the report of the JSON file ``source`` into ``output_dir``; return the report's path.
+    """Write the report of the JSON file ``source`` into ``output_dir`` and return the report's path.
 
     Raises
     ------

@@ -35,8 +35,8 @@ class SharedCounters:
         if len(self._index) != len(self.names):
             raise ValueError(f"counter names must be unique, got {self.names}")
         self._values = multiprocessing.RawArray(ctypes.c_double, len(self.names))
-        # A lock made in the fork context refuses to be pickled for spawned
-        # processes; one made in the spawn context works with every method.
+        # Pickling a fork-context lock for a spawned process raises, but a
+        # spawn-context lock works with every start method.
         self._lock = multiprocessing.get_context("spawn").Lock()
 
     def add(self, **amounts):
@@ -70,7 +70,7 @@ class SharedCounters:
         try:
             return self._index[name]
         except KeyError:
-            raise KeyError(f"unknown counter {name!r}; known counters: {', '.join(self.names)}") from None
+            raise KeyError(f"unknown counter {name!r}, known counters: {', '.join(self.names)}") from None
 
     def __getstate__(self):
         if get_spawning_popen() is not None:

@@ -33,7 +33,7 @@ def test_collate_reference_none_allowed():
     assert FastDBCollateFN(reference=None).reference is None
 
 
-def test_inference_mode_string_does_not_skip_maps():
+def test_inference_mode_string_rejected():
     with pytest.raises(ValueError, match="inference_mode must be True or False, got 'no' \\(str\\)"):
         FastDBCollateFN(inference_mode="no")
     batch = FastDBCollateFN(inference_mode=np.False_)([{
@@ -92,7 +92,7 @@ def test_config_yaml_syntax_error_names_position(tmp_path, capsys):
     assert "Traceback" not in error
 
 
-def test_config_empty_file_says_empty(tmp_path, capsys):
+def test_config_empty_file_rejected(tmp_path, capsys):
     status, config = render_with_config(tmp_path, "# nothing set\n")
 
     assert status == 2

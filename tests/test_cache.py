@@ -248,7 +248,7 @@ def test_dataloader_second_epoch_hits(tmp_path):
     second_stats = collate.cache.stats()
 
     assert first_stats["misses"] == len(samples)
-    # The workers held the entries; the main process drew none itself.
+    # The workers stored the entries, and the main process drew none itself.
     assert first_stats["memory_bytes_max"] > 0
     assert first_stats["memory_bytes"] == 0
     assert second_stats["lookups"] == len(samples)

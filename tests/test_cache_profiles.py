@@ -73,7 +73,7 @@ def assert_round_trip(polygons, ignore_tags, shape, params):
 
     assert_maps_identical(decoded, expected)
     assert decoded_skipped == +Counter(skipped)
-    # The prob map and both masks hold only 0.0 and 1.0, so they are bit-packed.
+    # The prob map and both masks contain only 0.0 and 1.0, so they are bit-packed.
     kinds = map_kinds(entry)
     assert [kinds[0], kinds[2], kinds[3]] == [KIND_BITS] * 3
 
@@ -160,7 +160,7 @@ def test_random_polygons_round_trip(page, profile):
     assert_round_trip(polygons, ignore_tags, size, TargetParams(shrink_ratio=shrink_ratio, profile=profile))
 
 
-def test_values_other_than_zero_and_one_stored_raw():
+def test_non_binary_mask_values_stored_raw():
     """A map with -0.0, 0.5 or NaN is not bit-packed, so it still decodes to the same bits."""
     maps = new_maps((5, 7))
     maps[0][0, 0] = -0.0

@@ -39,7 +39,7 @@ def test_pending_entry_read_before_write(tmp_path):
     assert written == ["a" * 40]
 
 
-def test_failing_write_logged_and_thread_goes_on(caplog):
+def test_write_failure_logged_thread_continues(caplog):
     written = []
 
     def write(key, entry):

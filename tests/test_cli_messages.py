@@ -81,7 +81,7 @@ def test_bench_missing_image_dir(two_receipts, tmp_path, capsys):
     assert f"image folder not found: {missing}" in capsys.readouterr().err
 
 
-def test_bench_says_short_batch_scaled(two_receipts, capsys):
+def test_bench_short_batch_scaled(two_receipts, capsys):
     status = main(["bench", "--data", str(two_receipts), "--batch", "16", "--repeat", "1", "--size", "64",
                    "--no-progress"])
 

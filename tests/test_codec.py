@@ -105,7 +105,7 @@ def test_empty_image():
 
 def test_long_runs_split():
     # 300 x 300 pixels with no polygon make one run of 90,000 untouched
-    # pixels, more than a uint16 length holds.
+    # pixels, more than a uint16 length can store.
     entry = round_trip([np.array([[-50, -50], [-10, -50], [-10, -20]])], (300, 300))
 
     assert entry_layout(entry) == codec.LAYOUT_WINNERS

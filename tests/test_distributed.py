@@ -32,12 +32,11 @@ def run_torchrun(out_dir, spill_dir=None):
 def ranks(tmp_path_factory):
     """Run the script under torchrun once; return each rank's result dict.
 
-    Where ``fastcollate.TargetCache`` exists, the ranks share one spill
-    directory in the same run. OUT_DIR does not exist beforehand, so the
-    script must create it and its parents.
+    The ranks share one spill directory in the same run. OUT_DIR does not
+    exist beforehand, so the script must create it and its parents.
     """
     out_dir = tmp_path_factory.mktemp("torchrun") / "results" / "ranks"
-    spill_dir = tmp_path_factory.mktemp("spill") if hasattr(fastcollate, "TargetCache") else None
+    spill_dir = tmp_path_factory.mktemp("spill")
     completed = run_torchrun(out_dir, spill_dir)
     assert completed.returncode == 0, completed.stderr[-4000:]
     return [json.loads((out_dir / f"rank_{rank}.json").read_text()) for rank in range(RANKS)]
@@ -67,9 +66,6 @@ def test_rank_maps_match_serial(ranks):
 
 
 def test_ranks_share_spill_dir(ranks):
-    if not hasattr(fastcollate, "TargetCache"):
-        pytest.skip("fastcollate.TargetCache does not exist in this version, so there is no spill "
-                    "directory to share between ranks")
     disk_hits = sum(result["cache_counters"]["disk_hits"] for result in ranks)
     misses = sum(result["cache_counters"]["misses"] for result in ranks)
 

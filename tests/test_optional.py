@@ -1,4 +1,4 @@
-"""Missing optional dependencies, simulated in a child process as Python reports a blocked import."""
+"""Missing optional dependencies, simulated by blocking the import in a child process."""
 
 import os
 import subprocess
@@ -56,8 +56,9 @@ def test_reference_variable_without_opencv_raises():
 def test_render_without_opencv_exits_2(tmp_path):
     code = BLOCK_OPENCV + "from fastcollate.cli import main\nsys.exit(main(sys.argv[1:]))\n"
 
-    result = run_child(code, "render", "--data", str(PROJECT_ROOT / "fastcollate" / "data" / "icdar2015"), "--out", str(tmp_path / "pictures"), "--limit", "1", "--size", "64",
-                       "--no-progress")
+    data = PROJECT_ROOT / "fastcollate" / "data" / "icdar2015"
+    result = run_child(code, "render", "--data", str(data), "--out", str(tmp_path / "pictures"),
+                       "--limit", "1", "--size", "64", "--no-progress")
 
     assert result.returncode == 2, result.stderr
     assert "pip install 'fastcollate[" in result.stderr

@@ -30,7 +30,7 @@ FAST_FUNCTIONS = {MHLIAO: make_targets_mhliao_fast, PADDLEOCR: make_targets_padd
 
 
 def run_profile(profile, polygons, ignore_tags, size, params, reference):
-    """Build one image's maps and masks on one path; return ``(outputs, skipped)``."""
+    """Build one image's maps and masks on one path and return ``(outputs, skipped)``."""
     height, width = size
     prepared = prepare_float_polygons(polygons, ignore_tags)
     if reference:
@@ -46,7 +46,7 @@ def run_profile(profile, polygons, ignore_tags, size, params, reference):
 
 
 def assert_profile_paths_equal(profile, polygons, size, ignore_tags=None, params=None):
-    """Assert that both paths give the same maps, masks and skip counts; return the reference's."""
+    """Assert that both paths give the same maps, masks and skip counts, and return the reference's."""
     params = params if params is not None else TargetParams(profile=profile)
     reference_outputs, reference_skipped = run_profile(profile, polygons, ignore_tags, size, params, True)
     fast_outputs, fast_skipped = run_profile(profile, polygons, ignore_tags, size, params, False)

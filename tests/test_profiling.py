@@ -198,7 +198,7 @@ def test_collate_pickled_without_profiler_attribute():
     assert batch["prob_maps"].shape == (2, 1, SIZE, SIZE)
 
 
-def test_masked_profile_is_timed_as_one_stage_with_identical_maps():
+def test_masked_profile_timed_as_one_stage():
     batch = batch_with_three_degenerate()
     plain = FastDBCollateFN(profile="mhliao")(batch)
     collate = FastDBCollateFN(profile="mhliao", profiling=True)

@@ -120,7 +120,7 @@ def test_wildreceipt_missing_key_error(tmp_path):
 
 @pytest.fixture
 def receipt_folder(tmp_path):
-    """A receipt JSON file holding the words of one real SROIE receipt, beside its image."""
+    """A receipt JSON file containing the words of one real SROIE receipt, beside its image."""
     words = read_icdar_annotation(SROIE_SAMPLE / f"{SROIE_NAME}.txt")
     shutil.copy(SROIE_SAMPLE / f"{SROIE_NAME}.jpg", tmp_path)
     document = {
@@ -205,7 +205,7 @@ def test_receipt_json_syntax_error_line(tmp_path):
         ([], "image 'a.jpg' is list"),
     ],
 )
-def test_receipt_json_error_names_image_and_word(tmp_path, image, expected):
+def test_receipt_json_error_location(tmp_path, image, expected):
     path = write(tmp_path, "bad.json", json.dumps({"images": {"a.jpg": image}}))
     with pytest.raises(ValueError) as info:
         read_receipt_json(path)

@@ -28,7 +28,7 @@ def test_children_add_to_the_parent_counters(method):
     assert counters.snapshot() == {"images": 5.0, "seconds": 1.0, "peak": 7.0}
 
 
-def test_pickled_outside_a_process_start_gets_its_own_counters():
+def test_pickle_outside_start_makes_new_block():
     counters = SharedCounters(["images"])
     counters.add(images=3)
 

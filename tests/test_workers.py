@@ -11,7 +11,7 @@ from fastcollate.synthetic import make_batch
 IMAGE_SIDE = 160
 BATCH_SIZE = 4
 BATCHES = 3
-# Hard limit for one batch; a hung worker fails the test instead of the suite.
+# Hard limit for one batch, so that a hung worker fails the test instead of the suite.
 LOADER_TIMEOUT_S = 60
 
 # Python 3.12+ warns when it forks a process that runs threads, as torch does.
@@ -71,8 +71,8 @@ def test_worker_counts_fork(num_workers, dataset, expected_maps):
     assert_loader_matches(loader, expected_maps)
 
 
-# Spawned and forkserver workers start a Python with torch, about 4 s each on
-# 2 cores, so those methods get one epoch when the workers are fresh.
+# Spawned and forkserver workers each start a new Python that imports torch,
+# which is slow, so those methods get one epoch when the workers are fresh.
 @FORK_WARNING
 @pytest.mark.parametrize(
     ("start_method", "persistent", "epochs"),

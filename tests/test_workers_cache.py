@@ -14,7 +14,7 @@ from fastcollate import warmup
 PACKAGE_ROOT = Path(fastcollate.__file__).resolve().parents[1]
 # Processes that fill one empty cache at the same time.
 CONCURRENT_PROCESSES = 2
-# A cold compile of every kernel takes 4-16 s on a loaded 2-core machine.
+# A cold compile of every kernel took 4-23 s on a loaded 2-core machine (docs/workers.md).
 TIMEOUT_S = 180
 
 CHECK_MAPS = """

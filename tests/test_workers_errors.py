@@ -105,7 +105,7 @@ def test_unusable_polygons_skipped_in_worker():
     [
         pytest.param("fork", False, id="fork-fresh"),
         pytest.param("fork", True, id="fork-persistent"),
-        # Spawned workers cost about 4 s each, so one case covers spawn.
+        # Spawned workers are slow to start, so one case covers spawn.
         pytest.param("spawn", True, id="spawn-persistent"),
     ],
 )

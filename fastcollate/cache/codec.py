@@ -2,7 +2,7 @@
 
 A cache entry contains the prob map, the threshold map and the skip counts of
 one image. :func:`draw_and_encode` builds the maps on a cache miss and
-returns the entry's bytes; :func:`decode_into` writes an entry back into the
+returns the entry's bytes. :func:`decode_into` writes an entry back into the
 map arrays, equal to the bit to a fresh computation.
 
 Float values with random low bits compress poorly, so the fast path stores
@@ -16,7 +16,7 @@ what the kernels need to redraw the maps instead of the maps:
 - a list of pixels whose value is stored as is. Only ``verify=True`` fills
   it, with the pixels that the redraw gets wrong.
 
-Recording the winning edges costs about a tenth of drawing, so a cache miss
+Recording the winning edges costs about an eighth of drawing, so a cache miss
 may store a recipe instead (``record_edges=False``): the same polygons and
 offsets plus the dilated polygons, without edge ids (see
 :mod:`fastcollate.cache.recipe`). Decoding a recipe draws the maps with the
@@ -62,7 +62,7 @@ MAGIC = b"FCTE"
 LAYOUT_GENERIC = 0
 LAYOUT_WINNERS = 1
 LAYOUT_RECIPE = 2
-# The four maps of a masked profile; see fastcollate.cache.masked.
+# The four maps of a masked profile, encoded by fastcollate.cache.masked.
 LAYOUT_MASKED = 3
 FLAG_CORRECTED_EDGES = 1
 
@@ -91,7 +91,7 @@ def draw_and_encode(prepared, prob_map, thresh_map, params, path, verify=False, 
     ----------
     prepared : fastcollate.polygons.PreparedPolygons
     prob_map, thresh_map : ndarray of float32, shape (H, W)
-        Zeroed, C-contiguous; they may be views of the batch tensors.
+        Zeroed and C-contiguous. They may be views of the batch tensors.
     params : fastcollate.targets.TargetParams
     path : str
         ``"fast"`` or ``"reference"``.
@@ -101,7 +101,7 @@ def draw_and_encode(prepared, prob_map, thresh_map, params, path, verify=False, 
     record_edges : bool
         Record the winning edges for a full entry. False draws with the
         target kernels and returns a recipe entry, which decodes at about
-        the cost of drawing; ``verify`` then has nothing to check.
+        the cost of drawing. ``verify`` then has nothing to check.
 
     Returns
     -------

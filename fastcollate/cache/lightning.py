@@ -37,8 +37,8 @@ class TargetCacheSummary(Callback):
         self._log(trainer.train_dataloader, f"Target cache, train epoch {trainer.current_epoch}")
 
     def on_validation_epoch_end(self, trainer, pl_module):
-        # fit() runs a few validation batches before training starts, also
-        # with current_epoch 0; label them so epoch 0 is not logged twice.
+        # fit() runs a few validation batches before training starts, also with
+        # current_epoch 0, so they get a label of their own to keep epoch 0 from showing twice.
         if trainer.sanity_checking:
             prefix = "Target cache, validation sanity check"
         else:

@@ -11,9 +11,9 @@ themselves, in the ``LAYOUT_MASKED`` layout:
   compressed bytes.
 
 A map whose every value is +0.0 or 1.0 (the prob map and both masks, on
-every page checked so far) is bit-packed before zstd. Any other map is
-stored as the byte planes of the row-major deltas of its float32 bit
-patterns (:mod:`fastcollate.kernels.shuffle`), compressed with zstd. On the
+every page the tests and benchmarks check) is bit-packed before zstd. Any
+other map is stored as the byte planes of the row-major deltas of its
+float32 bit patterns (:mod:`fastcollate.kernels.shuffle`), compressed with zstd. On the
 150-word bench page at 640 x 640, the threshold map then takes 391 kB,
 against 945 kB with zstd on the raw bytes (docs/performance-cache.md).
 """

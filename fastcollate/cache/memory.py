@@ -9,7 +9,7 @@ class MemoryLRU:
     """Least-recently-used entries of one process, at most ``max_bytes`` in total.
 
     Entries are immutable ``bytes``, so a caller can never change what the
-    LRU holds. An entry larger than ``max_bytes`` is not stored.
+    LRU contains. An entry larger than ``max_bytes`` is not stored.
     """
 
     def __init__(self, max_bytes):
@@ -31,7 +31,7 @@ class MemoryLRU:
 
     @property
     def nbytes(self):
-        """Bytes of the entries held now."""
+        """Total bytes of the entries stored now."""
         with self._lock:
             return int(self._entries.currsize)
 

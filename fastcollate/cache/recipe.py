@@ -103,7 +103,7 @@ class PayloadReader:
             raise ValueError("cache entry is truncated; rebuild it")
         array = np.frombuffer(self.payload, dtype=dtype, count=count, offset=self.position)
         self.position = end
-        # Kernels need aligned arrays; a copy fixes an entry held at an odd address.
+        # Kernels need aligned arrays, so an entry stored at an odd address is copied.
         if not array.flags.aligned:
             array = array.copy()
         return array.reshape(shape) if shape is not None else array

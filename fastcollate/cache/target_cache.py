@@ -45,8 +45,8 @@ class TargetCache:
         possibly on a shared filesystem. None keeps entries in memory only,
         which DataLoader workers lose when they exit.
     spill_max_bytes : int or None, default 16 GiB
-        Cap on the bytes of the spill directory; the oldest entries are
-        deleted beyond it. None sets no cap.
+        Cap on the bytes of the spill directory. Beyond it the oldest
+        entries are deleted. None sets no cap.
     read_only : bool, default False
         Read the spill directory without ever writing or deleting a file,
         for a set made by ``fastcollate precompute``.
@@ -64,7 +64,7 @@ class TargetCache:
     Statistics live in shared memory created with the cache, so the counts
     of DataLoader workers show in :meth:`stats` of the main process. Memory
     contents are not pickled: a spawned worker starts with an empty LRU.
-    Spill files are written by a background thread per process; call
+    Spill files are written by a background thread per process. Call
     :meth:`flush` to wait for them. Processes flush when they end.
     """
 

@@ -31,7 +31,7 @@ FLUSH_EXIT_PRIORITY = 10
 class BackgroundWriter:
     """A daemon thread of the current process that calls ``write(key, entry)`` for each queued entry.
 
-    ``write`` must catch and log its own ``OSError``; any other exception is
+    ``write`` must catch and log its own ``OSError``. Any other exception is
     logged here and the entry dropped, because the cache can recompute it.
     """
 

@@ -10,9 +10,13 @@ NAME = "loader-bench"
 
 def non_negative_float(text):
     """argparse type: a float of 0 or more."""
-    value = float(text)
-    if not value >= 0:
-        raise argparse.ArgumentTypeError(f"expected a number >= 0, got {text}")
+    try:
+        value = float(text)
+    except ValueError:
+        value = None
+    # "not >= 0" also rejects NaN.
+    if value is None or not value >= 0:
+        raise argparse.ArgumentTypeError(f"expected a number of 0 or more, got {text!r}")
     return value
 
 

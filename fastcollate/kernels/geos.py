@@ -9,8 +9,8 @@ without shapely:
   vertex already equals it;
 * ``Area::ofRingSigned`` (GEOS ``src/algorithm/Area.cpp``) sums
   ``(x[i] - x[0]) * (y[i - 1] - y[i + 1])`` for i = 1 .. n - 2 over the
-  closed ring and halves the sum; ``Polygon::getArea`` takes its absolute
-  value;
+  closed ring and halves the sum. ``Polygon::getArea`` takes its absolute
+  value.
 * ``Length::ofLine`` sums ``sqrt(dx * dx + dy * dy)`` edge by edge.
 
 ``tests/test_profiles_geos.py`` checks both against shapely 2.2.0 with

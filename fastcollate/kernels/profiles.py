@@ -92,7 +92,7 @@ def orient_polygons(points, starts, ignore, height, width, min_text_size, formul
 def draw_profile_targets(prob_map, thresh_map, prob_mask, thresh_mask, clamped, starts, masked,
                          border_points, distances, shrunk_points, shrunk_starts, dilated_points,
                          dilated_starts, dilated_owners, scale, offset):
-    """Draw both maps and both masks of one image; return the count of boxes outside it.
+    """Draw both maps and both masks of one image and return the count of boxes outside it.
 
     ``masked`` lists the polygons, by index into ``clamped`` and ``starts``,
     whose vertices truncated to integers are zeroed in ``prob_mask``.

@@ -1,6 +1,6 @@
 """Byte planes of 32-bit deltas, which zstd compresses well for smooth float maps.
 
-Neighbouring threshold-map pixels hold close float32 values, so the
+Neighbouring threshold-map pixels have close float32 values, so the
 difference of their bit patterns (modulo 2**32) is small and its high bytes
 are mostly 0. Writing byte 0 of every delta, then byte 1, and so on puts
 those zeros in long runs. The transform is exact for any bit pattern,

@@ -49,7 +49,7 @@ def draw_targets(prob_map, thresh_map, points, starts, distances, shrunk_points,
     """Fill the shrunk polygons, draw the borders and normalise the threshold map.
 
     Returns the number of dilated pieces whose box lies entirely outside
-    the image; see :func:`draw_thresh_map`.
+    the image, as :func:`draw_thresh_map` does.
     """
     fill_prob_map(prob_map, shrunk_points, shrunk_starts)
     return draw_thresh_map(thresh_map, points, starts, distances, dilated_points, dilated_starts,

@@ -79,7 +79,7 @@ def update_row_float(minimum, row_offset, py, col_first, col_last, box_x, ax, ay
 @jit
 def draw_border_float(thresh_map, points, start, stop, dilated_points, dilated_start, dilated_stop,
                       distance):
-    """Raise ``thresh_map`` around one float polygon; return False if its box misses the image.
+    """Raise ``thresh_map`` around one float polygon, or return False if its box misses the image.
 
     ``points`` is float64 (M, 2), ``dilated_points`` int64 (P, 2) from pyclipper.
     """

@@ -20,7 +20,8 @@ MIN_PADDLEOCR_SHRINK_RATIO = 0.01
 
 __all__ = [
     "BASELINE", "MASKED_PROFILES", "MHLIAO", "PADDLEOCR", "PROFILES",
-    "draw_prepared_profile_targets", "draw_profile_targets", "prepare_float_polygons", "validate_ignore_tags", "validate_profile",
+    "draw_prepared_profile_targets", "draw_profile_targets", "prepare_float_polygons",
+    "validate_ignore_tags", "validate_profile",
 ]
 
 
@@ -34,10 +35,10 @@ def validate_profile(profile):
 
 def draw_profile_targets(polygons, ignore_tags, prob_map, thresh_map, prob_mask, thresh_mask,
                          params, path, sample_index=0, filename=None, cache=None):
-    """Draw one image's maps and masks for a masked profile; return the skip counts.
+    """Draw one image's maps and masks for a masked profile and return the skip counts.
 
     ``prob_map``, ``thresh_map`` and ``thresh_mask`` must be zeroed float32
-    (H, W) arrays and ``prob_mask`` filled with ones; all four may be views
+    (H, W) arrays and ``prob_mask`` filled with ones. All four may be views
     of the batch tensors. ``path`` is ``"reference"`` or ``"fast"``. With a
     :class:`fastcollate.TargetCache` as ``cache``, the maps come from the
     cache where it has them.
@@ -50,10 +51,10 @@ def draw_profile_targets(polygons, ignore_tags, prob_map, thresh_map, prob_mask,
 
 
 def draw_prepared_profile_targets(prepared, maps, params, path):
-    """Draw the four ``maps`` of :func:`draw_profile_targets` from validated polygons; return the skip counts.
+    """Draw the four ``maps`` of :func:`draw_profile_targets` from validated polygons.
 
     ``prepared`` is the :class:`fastcollate.profiles.prepare.FloatPolygons`
-    of one image.
+    of one image. Returns the skip counts.
     """
     prob_map, thresh_map, prob_mask, thresh_mask = maps
     height, width = prob_map.shape
@@ -81,8 +82,8 @@ def check_profile_params(profile, shrink_ratio, corrected_edges):
     """Raise ``ValueError`` for parameters that a profile cannot honour."""
     if profile != BASELINE and corrected_edges:
         raise ValueError(
-            f"corrected_edges applies only to the 'baseline' profile, got profile={profile!r}; "
-            "set corrected_edges=False"
+            f"corrected_edges applies only to the 'baseline' profile, got profile={profile!r}. "
+            "Set corrected_edges=False"
         )
     # PaddleOCR tries up to ceil((1 - r) / r) shrink ratios per polygon. A
     # tiny ratio would make that list, and every polygon's retries, huge.

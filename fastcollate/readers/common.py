@@ -60,7 +60,7 @@ def read_text(path):
     Raises
     ------
     ValueError
-        If the file is not valid UTF-8; the message names the file.
+        If the file is not valid UTF-8. The message names the file.
     """
     path = Path(path)
     try:

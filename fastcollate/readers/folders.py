@@ -54,7 +54,7 @@ def read_dataset(path, format=None, image_dir=None):
     Raises
     ------
     FileNotFoundError
-        If ``path`` or ``image_dir`` does not exist, or ``path`` holds no
+        If ``path`` or ``image_dir`` does not exist, or ``path`` contains no
         annotation file.
     ValueError
         If ``format`` is unknown, an annotation file is malformed (the

@@ -36,7 +36,7 @@ def read_receipt_json(path, image_dir=None):
     path : str or os.PathLike
         JSON file in the layout described in this module.
     image_dir : str or os.PathLike, optional
-        Folder that contains the images; by default the folder of ``path``.
+        Folder that contains the images. By default it is the folder of ``path``.
 
     Returns
     -------

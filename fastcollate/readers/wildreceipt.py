@@ -35,7 +35,7 @@ def read_wildreceipt_annotation(path, image_dir=None):
     path : str or os.PathLike
         JSON Lines file.
     image_dir : str or os.PathLike, optional
-        Folder that ``file_name`` is relative to; by default the folder of
+        Folder that ``file_name`` is relative to. By default it is the folder of
         ``path``.
 
     Returns
