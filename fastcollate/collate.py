@@ -189,8 +189,10 @@ class FastDBCollateFN:
                 )
             prob_maps = self.new_tensor((batch_size, 1, height, width), torch.float32)
             thresh_maps = self.new_tensor((batch_size, 1, height, width), torch.float32)
-            prob_maps.numpy().fill(0.0)
-            thresh_maps.numpy().fill(0.0)
+            # With a cache, a hit writes every pixel and a miss clears its own maps.
+            if self.cache is None or self.params.profile != BASELINE:
+                prob_maps.numpy().fill(0.0)
+                thresh_maps.numpy().fill(0.0)
             masks = None
             if self.params.profile != BASELINE:
                 masks = (self.new_tensor((batch_size, 1, height, width), torch.float32),

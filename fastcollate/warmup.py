@@ -17,10 +17,11 @@ import numba
 import numpy as np
 
 from fastcollate.kernels import profiles as profile_kernels
+from fastcollate.kernels import runs as run_kernels
 from fastcollate.kernels import shuffle as shuffle_kernels
 from fastcollate.kernels import winners as winner_kernels
 from fastcollate.kernels.fill import fill_polygons
-from fastcollate.kernels.measure import shrink_distances
+from fastcollate.kernels.measure import piece_boxes, shrink_distances
 from fastcollate.kernels.targets import draw_targets, draw_thresh_map, fill_prob_map
 from fastcollate.cache.codec import decode_into, decode_into_upgrading, draw_and_encode
 from fastcollate.cache.masked import decode_masked_into, encode_masked
@@ -39,7 +40,8 @@ KERNELS = (
     shrink_distances, draw_targets, profile_kernels.measure_polygons,
     profile_kernels.orient_polygons, profile_kernels.draw_profile_targets,
     fill_prob_map, draw_thresh_map,
-    fill_polygons, winner_kernels.draw_targets_recording, winner_kernels.encode_runs,
+    fill_polygons, winner_kernels.draw_targets_recording, run_kernels.encode_runs,
+    run_kernels.encode_binary_runs, run_kernels.fill_binary_runs, piece_boxes,
     winner_kernels.redraw_thresh_map,
     shuffle_kernels.split_delta_planes, shuffle_kernels.join_delta_planes,
 )

@@ -138,8 +138,8 @@ def test_recipe_bad_owner_rejected():
 
 
 def draw(cache, prepared, size):
-    prob_map = np.zeros(size, dtype=np.float32)
-    thresh_map = np.zeros(size, dtype=np.float32)
+    # NaN maps: a hit must write every pixel and a miss must clear the maps first.
+    prob_map, thresh_map = garbage_maps(size)
     skipped = cache.draw_into(prepared, prob_map, thresh_map, TargetParams(), FAST)
     cache.flush()
     return prob_map, thresh_map, skipped

@@ -20,7 +20,8 @@ from fastcollate.cache.codec import CODEC_VERSION, decode_into, draw_and_encode
 from fastcollate.datasets import read_icdar_annotation, read_image_size
 from fastcollate.kernels.targets import draw_targets
 from fastcollate.kernels.threshold import square_edge_length
-from fastcollate.kernels.winners import draw_targets_recording, edge_ratio, encode_runs, redraw_thresh_map
+from fastcollate.kernels.runs import encode_runs
+from fastcollate.kernels.winners import draw_targets_recording, edge_ratio, redraw_thresh_map
 from fastcollate.polygons import prepare_polygons
 from fastcollate.synthetic import make_page
 from fastcollate.targets import FAST, REFERENCE, TargetParams
@@ -315,11 +316,23 @@ def test_damaged_entry_rejected(page_entry, name, damage):
 def run_ids_offset(entry):
     """Return the byte offset of the run ids in a winners-layout entry, and the run count."""
     payload = struct.calcsize("<4sHBBII") + struct.calcsize(f"<{len(codec.SKIP_REASONS)}I")
-    (_, _, point_count, polygon_count, shrunk_point_count, shrunk_count,
-     run_count, _) = struct.unpack_from("<ffIIIIII", entry, payload)
-    offset = (payload + struct.calcsize("<ffIIIIII") + 8 * (polygon_count + 1) + 8 * polygon_count
-              + 16 * shrunk_point_count + 8 * (shrunk_count + 1) + 8 * point_count)
+    (_, _, point_count, polygon_count, prob_run_count, run_count,
+     _) = struct.unpack_from("<ffIIIII", entry, payload)
+    offset = (payload + struct.calcsize("<ffIIIII") + 8 * (polygon_count + 1) + 8 * polygon_count
+              + 8 * point_count + 4 * prob_run_count)
     return offset, run_count
+
+
+def test_prob_runs_not_covering_map_rejected(page_entry):
+    entry, _, _ = page_entry
+    offset, _ = run_ids_offset(entry)
+    # The prob map's runs end right before the edge runs; the last one grows by a pixel.
+    last_run = offset - 4
+    (length,) = struct.unpack_from("<I", entry, last_run)
+    damaged = entry[:last_run] + struct.pack("<I", length + 1) + entry[offset:]
+
+    with pytest.raises(ValueError, match="prob map runs"):
+        decode_fresh(damaged)
 
 
 def test_missing_edge_rejected(page_entry):

@@ -8,8 +8,9 @@ map arrays, equal to the bit to a fresh computation.
 Float values with random low bits compress poorly, so the fast path stores
 what the kernels need to redraw the maps instead of the maps:
 
-- the polygons, their offset distances D and the shrunk polygons, which the
-  fill kernel refills into the prob map;
+- the prob map as the lengths of its alternating runs of 0 and 1, which
+  decode at about the cost of a memset;
+- the polygons and their offset distances D;
 - the winning edge of every threshold-map pixel, as row-major runs, from
   which :func:`fastcollate.kernels.winners.redraw_thresh_map` computes one
   distance per pixel (see that module for why one edge per pixel suffices);
@@ -18,16 +19,17 @@ what the kernels need to redraw the maps instead of the maps:
 
 Recording the winning edges costs about an eighth of drawing, so a cache miss
 may store a recipe instead (``record_edges=False``): the same polygons and
-offsets plus the dilated polygons, without edge ids (see
+offsets plus the shrunk polygons and the boxes of the dilated ones, without edge ids (see
 :mod:`fastcollate.cache.recipe`). Decoding a recipe draws the maps with the
 target kernels, skipping only pyclipper, and
 :func:`decode_into_upgrading` records the edges then and returns the full
 entry in the winners layout.
 
-The reference path, and any map that fails verification in the prob map,
-uses a generic layout: the bit-packed prob map and the raw threshold map,
-compressed with zstd. The masked profiles store their four maps in a layout
-of their own, written and read by :mod:`fastcollate.cache.masked`.
+The reference path, and a prob map with a value other than 0 and 1, use a
+generic layout: the bit-packed prob map and the raw threshold map,
+compressed with zstd (see :mod:`fastcollate.cache.generic`). The masked
+profiles store their four maps in a layout of their own, written and read
+by :mod:`fastcollate.cache.masked`.
 
 Every entry starts with a magic, the codec version, the layout and the map
 shape, so :func:`decode_into` rejects an entry of another version or shape
@@ -40,23 +42,23 @@ import threading
 from collections import Counter
 
 import numpy as np
-import zstandard
 
+from fastcollate.cache.generic import decode_generic, generic_payload
 from fastcollate.cache.recipe import (
-    INT32_LIMIT, Geometry, PayloadReader, check_starts, pack_recipe, unpack_recipe,
+    Geometry, PayloadReader, check_starts, pack_recipe, unpack_recipe,
 )
 from fastcollate.fast import merge_skips, offset_polygons
-from fastcollate.kernels.fill import fill_polygons
 from fastcollate.kernels.measure import shrink_distances
 from fastcollate.kernels.targets import draw_targets
-from fastcollate.kernels.winners import draw_targets_recording, encode_runs, redraw_thresh_map
+from fastcollate.kernels.runs import encode_binary_runs, encode_runs, fill_binary_runs
+from fastcollate.kernels.winners import draw_targets_recording, redraw_thresh_map
 from fastcollate.polygons import SKIP_REASONS
 from fastcollate.targets import FAST, draw_targets_into
 
 logger = logging.getLogger(__name__)
 
 # Bump when the layout below changes: entries of another version are misses.
-CODEC_VERSION = 3
+CODEC_VERSION = 4
 
 MAGIC = b"FCTE"
 LAYOUT_GENERIC = 0
@@ -69,11 +71,8 @@ FLAG_CORRECTED_EDGES = 1
 # magic, version, layout, flags, height, width
 _HEADER = struct.Struct("<4sHBBII")
 _SKIPS = struct.Struct(f"<{len(SKIP_REASONS)}I")
-# Generic layout: length of the compressed prob map, then both maps.
-_GENERIC = struct.Struct("<Q")
 # Winners layout: scale, offset, then the lengths of the arrays that follow.
-_WINNERS = struct.Struct("<ffIIIIII")
-_GENERIC_COMPRESSION_LEVEL = 1
+_WINNERS = struct.Struct("<ffIIIII")
 
 # Runs are stored with uint16 lengths, so longer runs are split.
 MAX_RUN_LENGTH = np.iinfo(np.uint16).max
@@ -132,9 +131,8 @@ def _draw_and_encode_fast(prepared, prob_map, thresh_map, params, record_edges):
     flags = FLAG_CORRECTED_EDGES if params.corrected_edges else 0
 
     if record_edges:
-        outside, payload = _draw_recording(prob_map, thresh_map, geometry, scale, offset,
-                                           params.corrected_edges)
-        layout = LAYOUT_WINNERS
+        outside, layout, payload = _draw_recording(prob_map, thresh_map, geometry, scale, offset,
+                                                   params.corrected_edges)
     else:
         outside = draw_targets(prob_map, thresh_map, *geometry, scale, offset, params.corrected_edges)
         payload = pack_recipe(geometry, scale, offset)
@@ -147,29 +145,32 @@ def _draw_and_encode_fast(prepared, prob_map, thresh_map, params, record_edges):
 
 
 def _draw_recording(prob_map, thresh_map, geometry, scale, offset, corrected_edges):
-    """Draw both maps into zeroed arrays, recording the winning edges; return ``(outside, payload)``.
+    """Draw both maps into zeroed arrays, recording the winning edges; return ``(outside, layout, payload)``.
 
-    The payload is that of the winners layout, without exceptions.
+    The payload is that of the winners layout, without exceptions, or of
+    the generic layout if the prob map has a value other than 0 and 1.
     """
     winners, starts_scratch = _scratch_arrays(prob_map.shape, len(geometry.points))
     winners.fill(0)
     outside = draw_targets_recording(prob_map, thresh_map, winners, *geometry, scale, offset,
                                      corrected_edges)
+    prob_runs = encode_binary_runs(prob_map.view(np.uint32))
+    if prob_runs is None:
+        return outside, LAYOUT_GENERIC, generic_payload(prob_map, thresh_map)
     run_ids, run_lengths = encode_runs(winners, starts_scratch, MAX_RUN_LENGTH)
 
     payload = b"".join([
         _WINNERS.pack(scale, offset, len(geometry.points), len(geometry.starts) - 1,
-                      len(geometry.shrunk_points), len(geometry.shrunk_starts) - 1, len(run_ids), 0),
+                      len(prob_runs), len(run_ids), 0),
         # Arrays go widest item first, so every array starts aligned to its item size.
         geometry.starts.astype(np.int64, copy=False).tobytes(),
         geometry.distances.astype(np.float64, copy=False).tobytes(),
-        geometry.shrunk_points.astype(np.int64, copy=False).tobytes(),
-        geometry.shrunk_starts.astype(np.int64, copy=False).tobytes(),
         geometry.points.astype(np.int32, copy=False).tobytes(),
+        prob_runs.tobytes(),
         run_ids.tobytes(),
         run_lengths.tobytes(),
     ])
-    return outside, payload
+    return outside, LAYOUT_WINNERS, payload
 
 
 def _scratch_arrays(shape, point_count):
@@ -200,8 +201,12 @@ def _verified(entry, prob_map, thresh_map, skipped):
     """Return ``entry`` with an exception for each threshold-map pixel that its redraw gets wrong.
 
     Falls back to the generic layout if the prob map differs, which would
-    mean the stored polygons are wrong.
+    mean the stored runs are wrong. An entry in the generic layout is exact
+    and returned as is.
     """
+    _, _, layout, _, _, _ = _HEADER.unpack_from(entry, 0)
+    if layout != LAYOUT_WINNERS:
+        return entry
     decoded_prob = np.empty_like(prob_map)
     decoded_thresh = np.empty_like(thresh_map)
     decode_into(entry, decoded_prob, decoded_thresh)
@@ -236,15 +241,10 @@ def _with_exceptions(entry, indices, values):
 def encode(prob_map, thresh_map, skipped):
     """Return an entry in the generic layout: the bit-packed prob map and the raw threshold map."""
     height, width = prob_map.shape
-    compressor = zstandard.ZstdCompressor(level=_GENERIC_COMPRESSION_LEVEL)
-    prob_bits = compressor.compress(np.packbits(prob_map.view(np.uint32) != 0).tobytes())
-    thresh = compressor.compress(np.ascontiguousarray(thresh_map, dtype=np.float32).tobytes())
     return b"".join([
         _HEADER.pack(MAGIC, CODEC_VERSION, LAYOUT_GENERIC, 0, height, width),
         _pack_skips(skipped),
-        _GENERIC.pack(len(prob_bits)),
-        prob_bits,
-        thresh,
+        generic_payload(prob_map, thresh_map),
     ])
 
 
@@ -284,12 +284,13 @@ def _decode(entry, prob_map, thresh_map, upgrade):
     if layout == LAYOUT_WINNERS:
         _decode_winners(payload, flags, prob_map, thresh_map)
     elif layout == LAYOUT_GENERIC:
-        _decode_generic(payload, prob_map, thresh_map)
+        decode_generic(payload, prob_map, thresh_map)
     elif layout == LAYOUT_RECIPE:
-        winners_payload = _decode_recipe(payload, flags, prob_map, thresh_map, upgrade)
+        recorded = _decode_recipe(payload, flags, prob_map, thresh_map, upgrade)
         if upgrade:
-            header = _HEADER.pack(MAGIC, CODEC_VERSION, LAYOUT_WINNERS, flags, height, width)
-            full_entry = b"".join([header, entry[_HEADER.size:_HEADER.size + _SKIPS.size], winners_payload])
+            full_layout, full_payload = recorded
+            header = _HEADER.pack(MAGIC, CODEC_VERSION, full_layout, flags, height, width)
+            full_entry = b"".join([header, entry[_HEADER.size:_HEADER.size + _SKIPS.size], full_payload])
     elif layout == LAYOUT_MASKED:
         raise ValueError("cache entry contains the four maps of a masked profile, not two maps; rebuild it")
     else:
@@ -319,7 +320,7 @@ def _unpack_header(entry, shapes):
 
 
 def _decode_recipe(payload, flags, prob_map, thresh_map, record_edges):
-    """Draw the maps of a recipe; return the winners-layout payload if ``record_edges``, else None."""
+    """Draw the maps of a recipe; return ``(layout, payload)`` of the full entry if ``record_edges``, else None."""
     geometry, scale, offset = unpack_recipe(payload)
     corrected_edges = bool(flags & FLAG_CORRECTED_EDGES)
 
@@ -327,8 +328,9 @@ def _decode_recipe(payload, flags, prob_map, thresh_map, record_edges):
     prob_map.fill(0)
     thresh_map.fill(0)
     if record_edges:
-        _, winners_payload = _draw_recording(prob_map, thresh_map, geometry, scale, offset, corrected_edges)
-        return winners_payload
+        _, layout, full_payload = _draw_recording(prob_map, thresh_map, geometry, scale, offset,
+                                                  corrected_edges)
+        return layout, full_payload
     draw_targets(prob_map, thresh_map, *geometry, scale, offset, corrected_edges)
     return None
 
@@ -346,38 +348,18 @@ def _describe(array):
     return type(array).__name__
 
 
-def _decode_generic(payload, prob_map, thresh_map):
-    height, width = prob_map.shape
-    if len(payload) < _GENERIC.size:
-        raise ValueError("cache entry is truncated before its prob map; rebuild it")
-    (prob_length,) = _GENERIC.unpack_from(payload, 0)
-    prob_end = _GENERIC.size + prob_length
-    decompressor = zstandard.ZstdDecompressor()
-    try:
-        bits = decompressor.decompress(payload[_GENERIC.size:prob_end])
-        thresh = decompressor.decompress(payload[prob_end:])
-    except zstandard.ZstdError as error:
-        raise ValueError(f"cache entry contains invalid compressed maps ({error}); rebuild it") from None
-    if len(bits) != (height * width + 7) // 8 or len(thresh) != height * width * 4:
-        raise ValueError("cache entry contains maps of the wrong size; rebuild it")
-
-    thresh_map[...] = np.frombuffer(thresh, dtype=np.float32).reshape(height, width)
-    prob_map[...] = np.unpackbits(np.frombuffer(bits, dtype=np.uint8), count=height * width).reshape(height, width)
-
-
 def _decode_winners(payload, flags, prob_map, thresh_map):
     if len(payload) < _WINNERS.size:
         raise ValueError("cache entry is truncated before its array lengths; rebuild it")
-    (scale, offset, point_count, polygon_count, shrunk_point_count, shrunk_count,
-     run_count, exception_count) = _WINNERS.unpack_from(payload, 0)
+    (scale, offset, point_count, polygon_count, prob_run_count, run_count,
+     exception_count) = _WINNERS.unpack_from(payload, 0)
     id_type = _id_type(point_count)
 
     reader = PayloadReader(payload, _WINNERS.size)
     starts = reader.take(np.int64, polygon_count + 1)
     distances = reader.take(np.float64, polygon_count)
-    shrunk_points = reader.take(np.int64, 2 * shrunk_point_count, (shrunk_point_count, 2))
-    shrunk_starts = reader.take(np.int64, shrunk_count + 1)
     points = reader.take(np.int32, 2 * point_count, (point_count, 2))
+    prob_runs = reader.take(np.uint32, prob_run_count)
     run_ids = reader.take(id_type, run_count)
     run_lengths = reader.take(np.uint16, run_count)
     exception_indices = reader.take(np.uint32, exception_count)
@@ -386,14 +368,11 @@ def _decode_winners(payload, flags, prob_map, thresh_map):
 
     # The kernels do not check bounds, so every index they follow is checked here.
     check_starts(starts, point_count, "polygon")
-    check_starts(shrunk_starts, shrunk_point_count, "shrunk polygon")
-    if shrunk_point_count and np.abs(shrunk_points).max() >= INT32_LIMIT:
-        raise ValueError("cache entry contains a shrunk polygon vertex beyond the int32 range; rebuild it")
     if exception_count and exception_indices.max() >= prob_map.size:
         raise ValueError("cache entry contains an exception outside the map; rebuild it")
 
-    prob_map.fill(0)
-    fill_polygons(prob_map, shrunk_points, shrunk_starts, np.float32(1.0))
+    if not fill_binary_runs(prob_map, prob_runs):
+        raise ValueError("cache entry's prob map runs do not cover the map; rebuild it")
     complete = redraw_thresh_map(
         thresh_map, run_ids, run_lengths, points, starts, distances,
         np.float32(scale), np.float32(offset), bool(flags & FLAG_CORRECTED_EDGES),

@@ -1,8 +1,8 @@
 """The geometry of one image's targets, packed into and read from cache entries.
 
 A recipe is what the fast path computes before it touches a pixel: the
-int32 polygons, their offset distances D and the shrunk and dilated polygons
-from pyclipper. The target kernels draw both maps from it without pyclipper,
+int32 polygons, their offset distances D, the shrunk polygons from pyclipper
+and the bounding boxes of the dilated ones. The target kernels draw both maps from it without pyclipper,
 so a cache miss can store it almost for free and a later hit can draw from
 it, recording the winning edges then (see :mod:`fastcollate.cache.codec`).
 """
@@ -11,6 +11,8 @@ import struct
 from typing import NamedTuple
 
 import numpy as np
+
+from fastcollate.kernels.measure import piece_boxes
 
 # Scale, offset, then the lengths of the arrays that follow.
 RECIPE = struct.Struct("<ffIIIIII")
@@ -33,7 +35,15 @@ class Geometry(NamedTuple):
 
 
 def pack_recipe(geometry, scale, offset):
-    """Return the recipe payload of ``geometry`` and the normalisation ``scale`` and ``offset``."""
+    """Return the recipe payload of ``geometry`` and the normalisation ``scale`` and ``offset``.
+
+    The dilated polygons are stored as their bounding boxes (see
+    ``piece_boxes``), which are all the threshold kernels read of them.
+    """
+    starts = geometry.dilated_starts
+    if len(starts) > 1 and (np.diff(starts) > 0).all():
+        boxes, box_starts = piece_boxes(geometry.dilated_points, starts)
+        geometry = geometry._replace(dilated_points=boxes, dilated_starts=box_starts)
     return b"".join([
         RECIPE.pack(scale, offset, len(geometry.points), len(geometry.starts) - 1,
                     len(geometry.shrunk_points), len(geometry.shrunk_starts) - 1,

@@ -105,9 +105,11 @@ class TargetCache:
                 f"record_on_miss={self.record_on_miss})")
 
     def draw_into(self, prepared, prob_map, thresh_map, params, path):
-        """Fill zeroed float32 (H, W) maps from the cache or by drawing them; return the skip counts.
+        """Fill float32 (H, W) maps from the cache or by drawing them; return the skip counts.
 
-        The maps receive a decoded copy of an entry, so changing them never
+        The maps may hold any values: a hit writes every pixel, and a miss
+        zeroes the maps before drawing, so callers need not clear them.
+        They receive a decoded copy of an entry, so changing them never
         changes the cache. On a miss the targets are drawn on ``path``, and
         the entry is stored in memory and, unless read-only, queued for
         the spill directory. A hit of a recipe entry replaces it with the
@@ -131,6 +133,8 @@ class TargetCache:
                 self.counters.add(disk_hits=1, hit_seconds=time.perf_counter() - start)
                 return skipped
 
+        prob_map.fill(0.0)
+        thresh_map.fill(0.0)
         skipped, entry = draw_and_encode(prepared, prob_map, thresh_map, params, path,
                                          record_edges=self.record_on_miss)
         self._store(key, entry)

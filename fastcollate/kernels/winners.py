@@ -178,46 +178,6 @@ def draw_targets_recording(prob_map, thresh_map, winners, points, starts, distan
 
 
 @jit
-def encode_runs(winners, starts_scratch, max_length):
-    """Return the row-major runs of equal ids in ``winners`` as ``(run_ids, run_lengths)``.
-
-    A run longer than ``max_length`` is split. ``starts_scratch`` is an
-    integer array of ``winners.size`` entries, overwritten.
-    """
-    flat = winners.ravel()
-    size = flat.shape[0]
-    if size == 0:
-        return np.empty(0, dtype=winners.dtype), np.empty(0, dtype=np.uint16)
-
-    # Branch-free: every index is written, and the count only advances
-    # where the id changes, which measured faster than a branch per pixel.
-    starts_scratch[0] = 0
-    changes = 1
-    for i in range(1, size):
-        starts_scratch[changes] = i
-        changes += flat[i] != flat[i - 1]
-
-    run_count = 0
-    for change in range(changes):
-        end = starts_scratch[change + 1] if change + 1 < changes else size
-        run_count += (end - starts_scratch[change] + max_length - 1) // max_length
-
-    run_ids = np.empty(run_count, dtype=winners.dtype)
-    run_lengths = np.empty(run_count, dtype=np.uint16)
-    run = 0
-    for change in range(changes):
-        start = starts_scratch[change]
-        end = starts_scratch[change + 1] if change + 1 < changes else size
-        while start < end:
-            length = min(end - start, max_length)
-            run_ids[run] = flat[start]
-            run_lengths[run] = length
-            run += 1
-            start += length
-    return run_ids, run_lengths
-
-
-@jit
 def edge_ends(starts):
     """Return, for each vertex index, the index of the next vertex of its polygon, and its polygon."""
     count = starts[-1]
