@@ -1,11 +1,16 @@
 """FastDBCollateFN in real DataLoader workers: counts, start methods, persistence, pin_memory."""
 
+import mmap
+import platform
+import sys
+
 import numpy as np
 import pytest
 import torch
 from torch.utils.data import DataLoader, Dataset
 
 from fastcollate import FastDBCollateFN
+from fastcollate.buffers import prefault
 from fastcollate.synthetic import make_batch
 
 IMAGE_SIDE = 160
@@ -129,3 +134,21 @@ def test_worker_batches_in_shared_memory(dataset):
     assert batch["prob_maps"].is_shared()
     assert batch["thresh_maps"].is_shared()
     assert np.isfinite(batch["thresh_maps"].numpy()).all()
+
+
+def test_prefault_of_shared_storage():
+    storage = torch.UntypedStorage._new_shared(3 * mmap.PAGESIZE + 5)
+
+    done = prefault(storage)
+
+    # Linux 5.14 and later have MADV_POPULATE_WRITE; elsewhere the call is skipped.
+    if sys.platform.startswith("linux") and tuple(map(int, platform.release().split(".")[:2])) >= (5, 14):
+        assert done
+    tensor = torch.empty(0, dtype=torch.uint8).set_(storage, 0, (storage.nbytes(),))
+    assert int(tensor.sum()) == 0
+    tensor.fill_(7)
+    assert int(tensor.sum()) == 7 * storage.nbytes()
+
+
+def test_prefault_of_empty_storage_skipped():
+    assert not prefault(torch.UntypedStorage._new_shared(0))
