@@ -4,8 +4,9 @@ A fresh 16 x 3 x 640 x 640 batch is 78 MB of new pages, and on small
 virtual machines the page faults cost more than building the targets.
 In the main process (``num_workers=0``) a batch's tensors are reused once
 nothing references their storage any more. Inside a DataLoader worker they
-are allocated in shared memory, as ``default_collate`` does, because the
-worker cannot tell when the trainer releases them.
+come from a ring of shared buffers that the main process releases (see
+:mod:`fastcollate.worker_ring`), and from fresh shared memory, as
+``default_collate`` allocates it, when no ring buffer is free.
 """
 
 import ctypes
@@ -54,10 +55,6 @@ def new_batch_tensor(shape, dtype):
     """
     if get_worker_info() is None:
         return torch.empty(shape, dtype=dtype)
-    # NOTE: a ring of reused, pre-faulted shared buffers cut the worker's write of
-    # a 131 MB batch of 16 x 640 x 640 from 90-430 ms to 18-35 ms (docs/performance-workers.md).
-    # But a worker cannot tell whether the trainer still uses an earlier batch,
-    # so reuse could overwrite live data. Each batch therefore gets new shared memory.
     element_size = torch.empty((), dtype=dtype).element_size()
     storage = torch.UntypedStorage._new_shared(int(np.prod(shape)) * element_size)
     prefault(storage)
@@ -116,7 +113,10 @@ class BufferPool:
     def tensor(self, shape, dtype):
         """Return a tensor of ``shape`` and ``dtype`` with undefined contents."""
         if get_worker_info() is not None:
-            return new_batch_tensor(shape, dtype)
+            # Imported here, because the ring module builds on this one.
+            from fastcollate.worker_ring import worker_ring
+
+            return worker_ring().tensor(shape, dtype)
 
         key = (tuple(shape), dtype)
         with self._lock:

@@ -8,8 +8,10 @@ from contextlib import contextmanager
 
 import numpy as np
 import torch
+from torch.utils.data import get_worker_info
 
 from fastcollate.buffers import BufferPool, new_batch_tensor
+from fastcollate.worker_ring import lease_batch, worker_ring
 from fastcollate.cache import TargetCache
 from fastcollate.config import num_threads_requested
 from fastcollate.polygons import SKIP_LOG, describe_image_type, describe_sample, prepare_polygons
@@ -49,9 +51,11 @@ class FastDBCollateFN:
         Skip the maps; the attribute can also be set after construction.
         A cache is not used while it is set, because there are no maps to cache.
     reuse_buffers : bool, default True
-        In the main process, reuse a batch's tensors once nothing references
-        their storage any more, which saves the page faults of new memory.
-        Inside DataLoader workers, batches are always new shared memory.
+        Reuse a batch's tensors once nothing references their storage any
+        more, which saves the page faults of new memory. Inside DataLoader
+        workers the buffers are shared memory, reused once the main process
+        has dropped the batch (see :mod:`fastcollate.worker_ring`). False
+        allocates every batch afresh, as ``default_collate`` does.
     cache : TargetCache or dict, optional
         Memoize each image's maps, for fixed transforms such as validation;
         a dict contains :class:`fastcollate.TargetCache` keyword arguments, as
@@ -163,11 +167,19 @@ class FastDBCollateFN:
         self.profiling_stats(reset=True)
 
     def __call__(self, batch):
-        with garbage_collection_paused():
-            if self.profiler is None:
-                return self._build_batch(batch, PLAIN_STEPS)
-            with self.profiler.batch() as steps:
-                return self._build_batch(batch, steps)
+        leasing = self.buffers is not None and get_worker_info() is not None
+        try:
+            with garbage_collection_paused():
+                if self.profiler is None:
+                    collated = self._build_batch(batch, PLAIN_STEPS)
+                else:
+                    with self.profiler.batch() as steps:
+                        collated = self._build_batch(batch, steps)
+        except BaseException:
+            if leasing:
+                worker_ring().abandon_pending()
+            raise
+        return lease_batch(collated) if leasing else collated
 
     def _build_batch(self, batch, steps):
         """Build the batch, calling ``steps`` for the timed steps (plain or profiled)."""

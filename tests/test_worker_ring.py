@@ -1,0 +1,158 @@
+"""Worker ring buffers: reused only after the trainer drops a batch, in real DataLoader workers."""
+
+import gc
+
+import numpy as np
+import pytest
+import torch
+from torch.utils.data import DataLoader, Dataset
+
+from fastcollate import FastDBCollateFN
+from fastcollate import worker_ring
+from fastcollate.synthetic import make_batch
+from fastcollate.worker_ring import BUSY, FREE, MAX_SHAPES, WorkerRing
+
+IMAGE_SIDE = 96
+BATCH_SIZE = 2
+BATCHES = 24
+LOADER_TIMEOUT_S = 60
+
+FORK_WARNING = pytest.mark.filterwarnings("ignore:This process .* is multi-threaded:DeprecationWarning")
+
+
+class PageDataset(Dataset):
+    def __init__(self, batches=BATCHES):
+        self.samples = make_batch(11, IMAGE_SIDE, 12, BATCH_SIZE * batches)
+
+    def __len__(self):
+        return len(self.samples)
+
+    def __getitem__(self, index):
+        return self.samples[index]
+
+
+class RingReportingCollate:
+    """Collate, then add how many ring slots and fresh buffers this worker has used."""
+
+    def __init__(self):
+        self.collate = FastDBCollateFN()
+
+    def __call__(self, samples):
+        batch = self.collate(samples)
+        ring = worker_ring.worker_ring()
+        batch["ring_slots"] = ring.next_slot
+        batch["ring_fresh"] = ring.fresh
+        return batch
+
+
+@pytest.fixture(scope="module")
+def dataset():
+    return PageDataset()
+
+
+@pytest.fixture(scope="module")
+def expected(dataset):
+    return expected_batches(dataset)
+
+
+def expected_batches(dataset):
+    collate = FastDBCollateFN(reference=True, reuse_buffers=False)
+    batches = []
+    for first in range(0, len(dataset), BATCH_SIZE):
+        batch = collate([dataset[index] for index in range(first, first + BATCH_SIZE)])
+        batches.append({key: batch[key].clone() for key in ("images", "prob_maps", "thresh_maps")})
+    return batches
+
+
+def loader(dataset, start_method="fork", collate=None, **options):
+    return DataLoader(dataset, batch_size=BATCH_SIZE, num_workers=2, timeout=LOADER_TIMEOUT_S,
+                      collate_fn=collate or FastDBCollateFN(), multiprocessing_context=start_method,
+                      **options)
+
+
+def assert_batch_equal(batch, expected_batch, index):
+    for key in ("images", "prob_maps", "thresh_maps"):
+        assert type(batch[key]) is torch.Tensor, f"batch {index}: {key}"
+        assert torch.equal(batch[key], expected_batch[key]), f"batch {index}: {key} differs"
+
+
+@FORK_WARNING
+def test_dropped_batches_reuse_ring(dataset, expected):
+    slots = []
+    fresh = []
+    for index, batch in enumerate(loader(dataset, collate=RingReportingCollate())):
+        assert_batch_equal(batch, expected[index], index)
+        slots.append(batch["ring_slots"])
+        fresh.append(batch["ring_fresh"])
+        del batch
+
+    # Each worker built 12 batches of 3 tensors, in buffers for at most 6 batches.
+    assert max(slots) <= 6 * 3
+    assert max(fresh) == 0
+
+
+@FORK_WARNING
+def test_kept_batches_never_overwritten():
+    # More batches than the ring holds, so the workers fall back to fresh buffers.
+    dataset = PageDataset(batches=64)
+    expected = expected_batches(dataset)
+
+    held_batches = list(loader(dataset, collate=RingReportingCollate()))
+
+    for index, batch in enumerate(held_batches):
+        assert_batch_equal(batch, expected[index], index)
+    assert max(batch["ring_fresh"] for batch in held_batches) > 0
+
+
+@FORK_WARNING
+def test_kept_views_never_overwritten(dataset, expected):
+    views = {}
+    for index, batch in enumerate(loader(dataset)):
+        if index % 3 == 0:
+            views[index] = (batch["thresh_maps"][1], batch["prob_maps"].numpy(), batch["images"][0, 0])
+        del batch
+        gc.collect()
+
+    for index, (thresh_map, prob_maps, image_plane) in views.items():
+        assert torch.equal(thresh_map, expected[index]["thresh_maps"][1]), f"batch {index}"
+        assert np.array_equal(prob_maps, expected[index]["prob_maps"].numpy()), f"batch {index}"
+        assert torch.equal(image_plane, expected[index]["images"][0, 0]), f"batch {index}"
+
+
+@pytest.mark.parametrize("start_method", ["spawn", "forkserver"])
+def test_ring_with_start_method(dataset, expected, start_method):
+    for index, batch in enumerate(loader(dataset, start_method, persistent_workers=True)):
+        assert_batch_equal(batch, expected[index], index)
+
+
+def test_ring_reuses_only_free_slots():
+    ring = WorkerRing()
+
+    first = ring.tensor((2, 3), torch.float32)
+    second = ring.tensor((2, 3), torch.float32)
+    ring.abandon_pending()
+    ring.flags[1] = BUSY
+    third = ring.tensor((2, 3), torch.float32)
+
+    assert first.data_ptr() != second.data_ptr()
+    assert third.data_ptr() == first.data_ptr()
+    assert ring.flags[0] == BUSY
+
+
+def test_ring_retires_old_shapes_until_released():
+    ring = WorkerRing()
+    for side in range(1, MAX_SHAPES + 2):
+        ring.tensor((side,), torch.uint8)
+        ring.pending.clear()
+
+    assert len(ring.buffers) == MAX_SHAPES
+    assert ring.retired == [0]
+    ring.tensor((99,), torch.uint8)
+    assert ring.next_slot == MAX_SHAPES + 2
+    ring.pending.clear()
+
+    ring.flags[0] = FREE
+    ring.tensor((100,), torch.uint8)
+    assert ring.next_slot == MAX_SHAPES + 2
+    assert 0 not in ring.retired
+
