@@ -41,8 +41,8 @@ KERNELS = (
     profile_kernels.orient_polygons, profile_kernels.draw_profile_targets,
     fill_prob_map, draw_thresh_map,
     fill_polygons, winner_kernels.draw_targets_recording, run_kernels.encode_runs,
-    run_kernels.encode_binary_runs, run_kernels.fill_binary_runs, piece_boxes,
-    winner_kernels.redraw_thresh_map,
+    run_kernels.encode_binary_runs, piece_boxes,
+    winner_kernels.redraw_maps,
     shuffle_kernels.split_delta_planes, shuffle_kernels.join_delta_planes,
 )
 

@@ -50,8 +50,8 @@ from fastcollate.cache.recipe import (
 from fastcollate.fast import merge_skips, offset_polygons
 from fastcollate.kernels.measure import shrink_distances
 from fastcollate.kernels.targets import draw_targets
-from fastcollate.kernels.runs import encode_binary_runs, encode_runs, fill_binary_runs
-from fastcollate.kernels.winners import draw_targets_recording, redraw_thresh_map
+from fastcollate.kernels.runs import encode_binary_runs, encode_runs
+from fastcollate.kernels.winners import draw_targets_recording, redraw_maps
 from fastcollate.polygons import SKIP_REASONS
 from fastcollate.targets import FAST, draw_targets_into
 
@@ -371,13 +371,13 @@ def _decode_winners(payload, flags, prob_map, thresh_map):
     if exception_count and exception_indices.max() >= prob_map.size:
         raise ValueError("cache entry contains an exception outside the map; rebuild it")
 
-    if not fill_binary_runs(prob_map, prob_runs):
-        raise ValueError("cache entry's prob map runs do not cover the map; rebuild it")
-    complete = redraw_thresh_map(
-        thresh_map, run_ids, run_lengths, points, starts, distances,
+    outcome = redraw_maps(
+        prob_map, prob_runs, thresh_map, run_ids, run_lengths, points, starts, distances,
         np.float32(scale), np.float32(offset), bool(flags & FLAG_CORRECTED_EDGES),
     )
-    if not complete:
+    if outcome == 1:
+        raise ValueError("cache entry's prob map runs do not cover the map; rebuild it")
+    if outcome == 2:
         raise ValueError("cache entry's edge runs do not cover the map or name a missing edge; rebuild it")
     if exception_count:
         thresh_map.ravel()[exception_indices] = exception_values

@@ -22,6 +22,7 @@ import numpy as np
 
 from fastcollate._jit import jit
 from fastcollate.kernels.fill import fill_polygons
+from fastcollate.kernels.runs import fill_binary_runs
 from fastcollate.kernels.threshold import (
     EPS, REACH_MARGIN, REACH_RELATIVE_MARGIN, normalize_thresh_map, square_edge_length,
 )
@@ -245,3 +246,19 @@ def redraw_thresh_map(thresh_map, run_ids, run_lengths, points, starts, distance
                 x = 0
                 y += 1
     return position == total
+
+
+@jit
+def redraw_maps(prob_map, prob_runs, thresh_map, run_ids, run_lengths, points, starts, distances,
+                scale, offset, corrected_edges):
+    """Write both maps of a winners entry in one compiled call; return 0, or 1 or 2 for bad prob or edge runs.
+
+    One call instead of two saves a dispatch per hit, about 1% of a
+    hit at 640 x 640.
+    """
+    if not fill_binary_runs(prob_map, prob_runs):
+        return 1
+    if not redraw_thresh_map(thresh_map, run_ids, run_lengths, points, starts, distances, scale,
+                             offset, corrected_edges):
+        return 2
+    return 0
