@@ -15,6 +15,7 @@ consumer's side:
 """
 
 import hashlib
+import math
 import statistics
 import time
 from dataclasses import dataclass, field
@@ -79,20 +80,23 @@ class LoaderRun:
     wait_share: float = float("nan")
     first_batch_extra: list = field(default_factory=list)
     maps_digest: str = ""
+    # Median seconds a worker spent on one batch (dataset reads and collate), after its first.
+    worker_batch_seconds: float = float("nan")
 
     @property
     def images_per_second(self):
         return self.images / self.steady_seconds if self.steady_seconds > 0 else float("nan")
 
 
-def make_loader(dataset, reference, num_workers, batch_size, start_method=None, persistent_workers=False):
+def make_loader(dataset, reference, num_workers, batch_size, start_method=None, persistent_workers=False,
+                reuse_buffers=True):
     """Return a DataLoader with a timed :class:`FastDBCollateFN` on one path."""
     return DataLoader(
         TimedDataset(dataset),
         batch_size=batch_size,
         shuffle=False,
         num_workers=num_workers,
-        collate_fn=TimedCollate(FastDBCollateFN(reference=reference)),
+        collate_fn=TimedCollate(FastDBCollateFN(reference=reference, reuse_buffers=reuse_buffers)),
         worker_init_fn=single_thread_worker_init if num_workers else None,
         multiprocessing_context=start_method if num_workers else None,
         persistent_workers=persistent_workers and num_workers > 0,
@@ -142,12 +146,16 @@ def time_pass(loader, path, consumer_seconds=0.0, progress=False):
     del iterator
 
     extras = []
+    later_times = []
     for times in worker_times.values():
         if len(times) >= 2:
             extras.append(times[0] - statistics.median(times[1:]))
+            later_times.extend(times[1:])
     run = LoaderRun(path=path, images=images, steady_seconds=end - first_arrival,
                     first_batch_seconds=first_arrival - start, first_batch_extra=extras,
                     maps_digest=maps_digest)
+    if later_times:
+        run.worker_batch_seconds = statistics.median(later_times)
     # With a consumer of 0 ms the share is still defined, and close to 100%.
     if end > first_arrival:
         run.wait_share = waited / (end - first_arrival)
@@ -156,20 +164,22 @@ def time_pass(loader, path, consumer_seconds=0.0, progress=False):
 
 def run_loader_bench(size=640, batch_size=16, batches=20, num_workers=2, consumer_ms=20.0,
                      start_method=None, paths=("reference", "fast"), progress=True, seed=0,
-                     preload=False):
+                     preload=False, reuse_buffers=True):
     """Time each target path through the same DataLoader setup; return ``{path: LoaderRun}``.
 
     Each path gets a pass without a consumer (throughput) and one with a
     consumer of ``consumer_ms`` per batch (waiting share). Workers are new
     processes for each pass, so every pass includes their start. ``preload``
     keeps the decoded images in memory; see :class:`AugmentedTextImages`.
+    ``reuse_buffers`` is passed to :class:`FastDBCollateFN`.
     """
     dataset = AugmentedTextImages(sample_dirs(), size=size, length=batch_size * batches, seed=seed,
                                   preload=preload)
     results = {}
     for path in paths:
         reference = path == "reference"
-        loader = make_loader(dataset, reference, num_workers, batch_size, start_method)
+        loader = make_loader(dataset, reference, num_workers, batch_size, start_method,
+                             reuse_buffers=reuse_buffers)
         run = time_pass(loader, path, progress=progress)
         waiting = time_pass(loader, path, consumer_seconds=consumer_ms / 1000.0, progress=progress)
         run.wait_share = waiting.wait_share
@@ -183,14 +193,16 @@ def format_results(results, size, batch_size, num_workers, consumer_ms, preload=
     lines = [
         f"DataLoader, {num_workers} workers, batch {batch_size}, {size} x {size}, "
         f"{decode} + rotate/scale + pad per sample",
-        f"{'path':<10} {'images/s':>9} {'first batch s':>14} {'wait share':>11} {'1st batch extra s':>18}",
+        f"{'path':<10} {'images/s':>9} {'first batch s':>14} {'wait share':>11} {'1st batch extra s':>18} "
+        f"{'worker s/batch':>15}",
     ]
     for run in results.values():
         # A worker needs 2 batches in a pass for the difference to exist.
         extra = f"{max(run.first_batch_extra):.3f}" if run.first_batch_extra else "n/a"
+        worker = "n/a" if math.isnan(run.worker_batch_seconds) else f"{run.worker_batch_seconds:.3f}"
         lines.append(
             f"{run.path:<10} {run.images_per_second:>9.1f} {run.first_batch_seconds:>14.2f} "
-            f"{run.wait_share:>10.1%} {extra:>18}"
+            f"{run.wait_share:>10.1%} {extra:>18} {worker:>15}"
         )
     if "reference" in results and "fast" in results:
         ratio = results["fast"].images_per_second / results["reference"].images_per_second
@@ -198,6 +210,8 @@ def format_results(results, size, batch_size, num_workers, consumer_ms, preload=
         same = results["fast"].maps_digest == results["reference"].maps_digest
         lines.append(f"first batch maps identical on both paths: {'yes' if same else 'NO'}")
     lines.append(f"wait share: time in next() / total, for a consumer taking {consumer_ms:g} ms per batch")
+    lines.append("worker s/batch: median time a worker spent reading and collating one batch, "
+                 "after its first")
     lines.append("1st batch extra s: max over workers of (first batch time - median of later ones); "
                  "n/a when no worker built 2 or more batches, so raise --batches")
     return "\n".join(lines)

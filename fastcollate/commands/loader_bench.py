@@ -79,6 +79,9 @@ def add_parser(subparsers):
                         help="decode the images once and keep them in memory, so that each sample "
                              "only costs the warp, as with a dataset of decoded images (default: "
                              "decode every sample)")
+    parser.add_argument("--no-buffer-reuse", action="store_true",
+                        help="allocate every batch in new shared memory, as default_collate does, "
+                             "instead of reusing the buffers the trainer released (default: reuse)")
     parser.add_argument("--no-progress", action="store_true", help="hide the progress bars")
     return parser
 
@@ -101,7 +104,7 @@ def run(args):
     results = run_loader_bench(
         size=args.size, batch_size=args.batch, batches=args.batches, num_workers=args.workers,
         consumer_ms=args.consumer_ms, start_method=args.start_method, paths=paths,
-        progress=not args.no_progress, preload=args.preload,
+        progress=not args.no_progress, preload=args.preload, reuse_buffers=not args.no_buffer_reuse,
     )
     print(format_results(results, args.size, args.batch, args.workers, args.consumer_ms,
                          preload=args.preload))
