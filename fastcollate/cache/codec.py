@@ -14,13 +14,15 @@ what the kernels need to redraw the maps instead of the maps:
 - the winning edge of every threshold-map pixel, as row-major runs, from
   which :func:`fastcollate.kernels.winners.redraw_thresh_map` computes one
   distance per pixel (see that module for why one edge per pixel suffices);
+- the values of the pixels in row segments shorter than ``SHORT_RUN``,
+  which cost the redraw the most per pixel;
 - a list of pixels whose value is stored as is. Only ``verify=True`` fills
   it, with the pixels that the redraw gets wrong.
 
 Recording the winning edges costs about an eighth of drawing, so a cache miss
 may store a recipe instead (``record_edges=False``): the same polygons and
-offsets plus the shrunk polygons and the boxes of the dilated ones, without edge ids (see
-:mod:`fastcollate.cache.recipe`). Decoding a recipe draws the maps with the
+offsets plus the shrunk polygons and the boxes of the dilated ones, without
+edge ids (see :mod:`fastcollate.cache.recipe`). Decoding a recipe draws the maps with the
 target kernels, skipping only pyclipper, and
 :func:`decode_into_upgrading` records the edges then and returns the full
 entry in the winners layout.
@@ -51,14 +53,14 @@ from fastcollate.fast import merge_skips, offset_polygons
 from fastcollate.kernels.measure import shrink_distances
 from fastcollate.kernels.targets import draw_targets
 from fastcollate.kernels.runs import encode_binary_runs, encode_runs
-from fastcollate.kernels.winners import draw_targets_recording, redraw_maps
+from fastcollate.kernels.winners import draw_targets_recording, redraw_maps, store_short_runs
 from fastcollate.polygons import SKIP_REASONS
 from fastcollate.targets import FAST, draw_targets_into
 
 logger = logging.getLogger(__name__)
 
 # Bump when the layout below changes: entries of another version are misses.
-CODEC_VERSION = 4
+CODEC_VERSION = 5
 
 MAGIC = b"FCTE"
 LAYOUT_GENERIC = 0
@@ -72,7 +74,11 @@ FLAG_CORRECTED_EDGES = 1
 _HEADER = struct.Struct("<4sHBBII")
 _SKIPS = struct.Struct(f"<{len(SKIP_REASONS)}I")
 # Winners layout: scale, offset, then the lengths of the arrays that follow.
-_WINNERS = struct.Struct("<ffIIIII")
+_WINNERS = struct.Struct("<ffIIIIII")
+# Touched row segments shorter than this are stored as values, because the
+# redraw's vector loop idles on them. On the 150-word page at 640 x 640 this
+# cut a hit from 1.32 to 1.15 ms for 53 kB more per entry (docs/performance-cache.md).
+SHORT_RUN = 6
 
 # Runs are stored with uint16 lengths, so longer runs are split.
 MAX_RUN_LENGTH = np.iinfo(np.uint16).max
@@ -157,16 +163,18 @@ def _draw_recording(prob_map, thresh_map, geometry, scale, offset, corrected_edg
     prob_runs = encode_binary_runs(prob_map.view(np.uint32))
     if prob_runs is None:
         return outside, LAYOUT_GENERIC, generic_payload(prob_map, thresh_map)
+    stored_values = store_short_runs(winners, thresh_map, SHORT_RUN, _stored_marker(winners.dtype))
     run_ids, run_lengths = encode_runs(winners, starts_scratch, MAX_RUN_LENGTH)
 
     payload = b"".join([
         _WINNERS.pack(scale, offset, len(geometry.points), len(geometry.starts) - 1,
-                      len(prob_runs), len(run_ids), 0),
+                      len(prob_runs), len(stored_values), len(run_ids), 0),
         # Arrays go widest item first, so every array starts aligned to its item size.
         geometry.starts.astype(np.int64, copy=False).tobytes(),
         geometry.distances.astype(np.float64, copy=False).tobytes(),
         geometry.points.astype(np.int32, copy=False).tobytes(),
         prob_runs.tobytes(),
+        stored_values.tobytes(),
         run_ids.tobytes(),
         run_lengths.tobytes(),
     ])
@@ -186,6 +194,11 @@ def _scratch_arrays(shape, point_count):
         arrays = (key, np.empty(shape, dtype=id_type), np.empty(shape[0] * shape[1], dtype=np.int32))
         _scratch.arrays = arrays
     return arrays[1], arrays[2]
+
+
+def _stored_marker(id_type):
+    # Edge ids stop at point_count, below the largest value of their type.
+    return np.iinfo(id_type).max
 
 
 def _id_type(point_count):
@@ -351,7 +364,7 @@ def _describe(array):
 def _decode_winners(payload, flags, prob_map, thresh_map):
     if len(payload) < _WINNERS.size:
         raise ValueError("cache entry is truncated before its array lengths; rebuild it")
-    (scale, offset, point_count, polygon_count, prob_run_count, run_count,
+    (scale, offset, point_count, polygon_count, prob_run_count, stored_count, run_count,
      exception_count) = _WINNERS.unpack_from(payload, 0)
     id_type = _id_type(point_count)
 
@@ -360,6 +373,7 @@ def _decode_winners(payload, flags, prob_map, thresh_map):
     distances = reader.take(np.float64, polygon_count)
     points = reader.take(np.int32, 2 * point_count, (point_count, 2))
     prob_runs = reader.take(np.uint32, prob_run_count)
+    stored_values = reader.take(np.float32, stored_count)
     run_ids = reader.take(id_type, run_count)
     run_lengths = reader.take(np.uint16, run_count)
     exception_indices = reader.take(np.uint32, exception_count)
@@ -373,11 +387,13 @@ def _decode_winners(payload, flags, prob_map, thresh_map):
 
     outcome = redraw_maps(
         prob_map, prob_runs, thresh_map, run_ids, run_lengths, points, starts, distances,
-        np.float32(scale), np.float32(offset), bool(flags & FLAG_CORRECTED_EDGES),
+        np.float32(scale), np.float32(offset), bool(flags & FLAG_CORRECTED_EDGES), stored_values,
+        _stored_marker(id_type),
     )
     if outcome == 1:
         raise ValueError("cache entry's prob map runs do not cover the map; rebuild it")
     if outcome == 2:
-        raise ValueError("cache entry's edge runs do not cover the map or name a missing edge; rebuild it")
+        raise ValueError("cache entry's edge runs do not cover the map, name a missing edge or "
+                         "misuse its stored values; rebuild it")
     if exception_count:
         thresh_map.ravel()[exception_indices] = exception_values

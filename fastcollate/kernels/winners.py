@@ -13,7 +13,9 @@ Edge ids count from 1 in vertex order: id ``i + 1`` is the edge from
 ``points[i]`` to the next vertex of the same polygon. Id 0 marks a pixel
 that no border raised. A tie between edges is harmless, because tied edges
 give the same float32 value. An edge whose value was NaN never wins, because
-a NaN minimum leaves the pixel unchanged.
+a NaN minimum leaves the pixel unchanged. A cache entry may store the values
+of some pixels as they are, marked with an id above every edge's (see
+:func:`store_short_runs`).
 """
 
 import math
@@ -192,12 +194,51 @@ def edge_ends(starts):
 
 
 @jit
+def store_short_runs(winners, thresh_map, min_length, marker):
+    """Mark the touched row segments shorter than ``min_length`` with ``marker``; return their values.
+
+    Short segments leave the redraw's vector loop idle, so their pixels
+    cost up to twice as much to redraw as those of long ones. Returns the
+    float32 values of the marked pixels in row-major order.
+    """
+    height, width = winners.shape
+    count = 0
+    for y in range(height):
+        x = 0
+        while x < width:
+            end = x + 1
+            while end < width and winners[y, end] == winners[y, x]:
+                end += 1
+            if winners[y, x] != 0 and end - x < min_length:
+                count += end - x
+            x = end
+
+    values = np.empty(count, dtype=np.float32)
+    stored = 0
+    for y in range(height):
+        x = 0
+        while x < width:
+            end = x + 1
+            while end < width and winners[y, end] == winners[y, x]:
+                end += 1
+            if winners[y, x] != 0 and end - x < min_length:
+                for k in range(x, end):
+                    values[stored] = thresh_map[y, k]
+                    winners[y, k] = marker
+                    stored += 1
+            x = end
+    return values
+
+
+@jit
 def redraw_thresh_map(thresh_map, run_ids, run_lengths, points, starts, distances, scale, offset,
-                      corrected_edges):
+                      corrected_edges, stored_values, marker):
     """Write the normalised threshold map from its row-major runs of winning edge ids.
 
+    A run of ``marker`` takes its pixels from ``stored_values`` in order.
     Returns False, leaving the map partly written, if the runs do not cover
-    the map exactly or name an edge that does not exist.
+    the map exactly, name an edge that does not exist, or do not use the
+    stored values exactly.
     """
     height, width = thresh_map.shape
     next_vertex, owner = edge_ends(starts)
@@ -207,14 +248,30 @@ def redraw_thresh_map(thresh_map, run_ids, run_lengths, points, starts, distance
     # x and y follow the position, which saves an integer division per run.
     position = 0
     total = height * width
+    stored = 0
     x = 0
     y = 0
     for run in range(run_ids.shape[0]):
         edge_id = np.int64(run_ids[run])
         remaining = np.int64(run_lengths[run])
-        if edge_id > edge_count or remaining > total - position:
+        if remaining > total - position:
             return False
         position += remaining
+        if edge_id == marker:
+            if remaining > stored_values.shape[0] - stored:
+                return False
+            while remaining > 0:
+                span = min(remaining, width - x)
+                thresh_map[y, x:x + span] = stored_values[stored:stored + span]
+                stored += span
+                remaining -= span
+                x += span
+                if x == width:
+                    x = 0
+                    y += 1
+            continue
+        if edge_id > edge_count:
+            return False
         if edge_id == 0:
             while remaining > 0:
                 span = min(remaining, width - x)
@@ -245,12 +302,12 @@ def redraw_thresh_map(thresh_map, run_ids, run_lengths, points, starts, distance
             if x == width:
                 x = 0
                 y += 1
-    return position == total
+    return position == total and stored == stored_values.shape[0]
 
 
 @jit
 def redraw_maps(prob_map, prob_runs, thresh_map, run_ids, run_lengths, points, starts, distances,
-                scale, offset, corrected_edges):
+                scale, offset, corrected_edges, stored_values, marker):
     """Write both maps of a winners entry in one compiled call; return 0, or 1 or 2 for bad prob or edge runs.
 
     One call instead of two saves a dispatch per hit, about 1% of a
@@ -259,6 +316,6 @@ def redraw_maps(prob_map, prob_runs, thresh_map, run_ids, run_lengths, points, s
     if not fill_binary_runs(prob_map, prob_runs):
         return 1
     if not redraw_thresh_map(thresh_map, run_ids, run_lengths, points, starts, distances, scale,
-                             offset, corrected_edges):
+                             offset, corrected_edges, stored_values, marker):
         return 2
     return 0
