@@ -163,8 +163,9 @@ def _draw_recording(prob_map, thresh_map, geometry, scale, offset, corrected_edg
     prob_runs = encode_binary_runs(prob_map.view(np.uint32))
     if prob_runs is None:
         return outside, LAYOUT_GENERIC, generic_payload(prob_map, thresh_map)
-    stored_values = store_short_runs(winners, thresh_map, SHORT_RUN, _stored_marker(winners.dtype))
     run_ids, run_lengths = encode_runs(winners, starts_scratch, MAX_RUN_LENGTH)
+    run_ids, run_lengths, stored_values = store_short_runs(
+        run_ids, run_lengths, thresh_map, SHORT_RUN, _stored_marker(winners.dtype), MAX_RUN_LENGTH)
 
     payload = b"".join([
         _WINNERS.pack(scale, offset, len(geometry.points), len(geometry.starts) - 1,

@@ -194,40 +194,63 @@ def edge_ends(starts):
 
 
 @jit
-def store_short_runs(winners, thresh_map, min_length, marker):
-    """Mark the touched row segments shorter than ``min_length`` with ``marker``; return their values.
+def store_short_runs(run_ids, run_lengths, thresh_map, min_length, marker, max_length):
+    """Turn the row segments shorter than ``min_length`` of edge runs into runs of ``marker``.
 
     Short segments leave the redraw's vector loop idle, so their pixels
-    cost up to twice as much to redraw as those of long ones. Returns the
-    float32 values of the marked pixels in row-major order.
+    cost up to twice as much to redraw as those of long ones. Takes the
+    row-major runs of :func:`fastcollate.kernels.runs.encode_runs` and
+    returns ``(run_ids, run_lengths, values)``: the new runs, split at row
+    ends where needed, and the float32 values of the marked pixels in
+    row-major order. Merged runs stay within ``max_length``.
     """
-    height, width = winners.shape
-    count = 0
-    for y in range(height):
-        x = 0
-        while x < width:
-            end = x + 1
-            while end < width and winners[y, end] == winners[y, x]:
-                end += 1
-            if winners[y, x] != 0 and end - x < min_length:
-                count += end - x
-            x = end
+    height, width = thresh_map.shape
+    flat = thresh_map.reshape(height * width)
 
-    values = np.empty(count, dtype=np.float32)
+    # Count first, so that the outputs are allocated at their final size.
+    segments = 0
     stored = 0
-    for y in range(height):
-        x = 0
-        while x < width:
-            end = x + 1
-            while end < width and winners[y, end] == winners[y, x]:
-                end += 1
-            if winners[y, x] != 0 and end - x < min_length:
-                for k in range(x, end):
-                    values[stored] = thresh_map[y, k]
-                    winners[y, k] = marker
-                    stored += 1
-            x = end
-    return values
+    position = 0
+    row_end = width
+    for run in range(run_ids.shape[0]):
+        end = position + np.int64(run_lengths[run])
+        while position < end:
+            segment_end = min(end, row_end)
+            if segment_end == row_end:
+                row_end += width
+            segments += 1
+            if run_ids[run] != 0 and segment_end - position < min_length:
+                stored += segment_end - position
+            position = segment_end
+
+    new_ids = np.empty(segments, dtype=run_ids.dtype)
+    new_lengths = np.empty(segments, dtype=run_lengths.dtype)
+    values = np.empty(stored, dtype=np.float32)
+    runs = 0
+    stored = 0
+    position = 0
+    row_end = width
+    for run in range(run_ids.shape[0]):
+        edge_id = run_ids[run]
+        end = position + np.int64(run_lengths[run])
+        while position < end:
+            segment_end = min(end, row_end)
+            if segment_end == row_end:
+                row_end += width
+            length = segment_end - position
+            run_id = edge_id
+            if edge_id != 0 and length < min_length:
+                run_id = marker
+                values[stored:stored + length] = flat[position:segment_end]
+                stored += length
+            if runs > 0 and new_ids[runs - 1] == run_id and np.int64(new_lengths[runs - 1]) + length <= max_length:
+                new_lengths[runs - 1] += length
+            else:
+                new_ids[runs] = run_id
+                new_lengths[runs] = length
+                runs += 1
+            position = segment_end
+    return new_ids[:runs].copy(), new_lengths[:runs].copy(), values
 
 
 @jit
