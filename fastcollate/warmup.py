@@ -42,7 +42,7 @@ KERNELS = (
     fill_prob_map, draw_thresh_map,
     fill_polygons, winner_kernels.draw_targets_recording, run_kernels.encode_runs,
     run_kernels.encode_binary_runs, piece_boxes,
-    winner_kernels.redraw_maps,
+    winner_kernels.redraw_maps, winner_kernels.store_short_runs,
     shuffle_kernels.split_delta_planes, shuffle_kernels.join_delta_planes,
 )
 
