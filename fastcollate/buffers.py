@@ -121,6 +121,9 @@ class BufferPool:
         key = (tuple(shape), dtype)
         with self._lock:
             buffers = self._buffers.setdefault(key, [])
+            # Sending a tensor to another process moves its storage into
+            # shared memory, where that process may still read it.
+            buffers[:] = [buffer for buffer in buffers if not buffer.is_shared()]
             for buffer in buffers:
                 # The pool's own tensor is the only user, so no batch handed
                 # out earlier is alive: every caller receives a separate view,

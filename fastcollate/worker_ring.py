@@ -10,10 +10,11 @@ and reuses a buffer only after the main process has released it:
 2. After the collate, :func:`lease_batch` wraps the batch's ring tensors in
    :class:`LeasedTensor`. Pickling one, as the DataLoader does to send the
    batch, records its flag array and slot.
-3. Unpickling in the main process returns a plain tensor and registers it.
-   Each later unpickling checks every registered tensor. One that only the
-   register still references has been released by the trainer, and its
-   flag is set back to free.
+3. Unpickling in the main process returns a plain tensor and registers a
+   weak reference to its storage. Each later unpickling checks the register:
+   a storage that no tensor, view or array of the main process references
+   any more has been released by the trainer, and its flag is set back to
+   free.
 
 A buffer whose release the main process never reports, for example because
 the trainer keeps every batch, stays busy, and the worker then allocates
@@ -25,16 +26,17 @@ import os
 import threading
 
 import torch
+from torch.multiprocessing.reductions import StorageWeakRef
 
-from fastcollate.buffers import new_batch_tensor, storage_use_count
+from fastcollate.buffers import new_batch_tensor
 
 FREE = 0
 BUSY = 1
-# Ring buffers per tensor shape. A batch has up to four maps of one shape.
-# A worker has prefetch_factor batches queued (2 by default), the trainer
-# holds one or two more, and the release of the last one shows at the next
-# batch that the main process receives.
-BUFFERS_PER_SHAPE = 24
+# Batches a ring holds buffers for, per tensor shape. A worker has
+# prefetch_factor batches queued (2 by default), the trainer holds one or
+# two more, and the release of the last one shows at the next batch that the
+# main process receives. Each ring buffer stays allocated for the worker's life.
+RING_BATCHES = 5
 # Images and maps have two shapes, and the last batch of an epoch two more.
 MAX_SHAPES = 4
 # Flags per worker. Once all are in use, new buffers are plain shared memory.
@@ -76,6 +78,9 @@ class WorkerRing:
         self.pending = {}
         # Tensors allocated outside the ring, because no buffer was free.
         self.fresh = 0
+        # Most tensors of each shape that one batch has asked for.
+        self.per_batch = {}
+        self.this_batch = {}
 
     def tensor(self, shape, dtype):
         """Return a free ring buffer of ``shape`` and ``dtype``, or fresh shared memory if none is free."""
@@ -84,12 +89,15 @@ class WorkerRing:
         key = (tuple(shape), dtype)
         buffers = self.buffers.pop(key, [])
         self.buffers[key] = buffers
+        self.this_batch[key] = self.this_batch.get(key, 0) + 1
+        self.per_batch[key] = max(self.per_batch.get(key, 0), self.this_batch[key])
         for slot, buffer in buffers:
             if self.flags[slot] == FREE:
                 return self._hand_out(slot, buffer)
 
         self._drop_old_shapes()
-        slot = self._new_slot() if len(buffers) < BUFFERS_PER_SHAPE else None
+        capacity = RING_BATCHES * self.per_batch[key]
+        slot = self._new_slot() if len(buffers) < capacity else None
         if slot is None:
             self.fresh += 1
             return new_batch_tensor(shape, dtype)
@@ -120,6 +128,7 @@ class WorkerRing:
             slots = [slot for slot, _ in self.buffers[key]]
             if pending.isdisjoint(slots):
                 del self.buffers[key]
+                self.per_batch.pop(key, None)
                 self.retired.extend(slots)
 
     def lease(self, tensor):
@@ -133,10 +142,11 @@ class WorkerRing:
         return leased
 
     def abandon_pending(self):
-        """Free the slots handed out for a batch that failed before it was leased."""
+        """Free the slots handed out but not leased, and start counting a new batch."""
         for slot in self.pending.values():
             self.flags[slot] = FREE
         self.pending.clear()
+        self.this_batch.clear()
 
 
 def worker_ring():
@@ -166,16 +176,18 @@ def _rebuild_leased(tensor, flags, slot):
     # covers that thread, because the test machines have no GPU.
     with _register_lock:
         _release_dropped()
-        # The register's own view keeps the storage's use count at 1 once the trainer drops it.
-        _register.append((tensor.detach(), flags, slot))
+        _register.append((StorageWeakRef(tensor.untyped_storage()), flags, slot))
     return tensor
 
 
 def _release_dropped():
+    # NOTE: only references in this process count. A batch tensor sent on to
+    # another process, for example through a torch.multiprocessing queue,
+    # counts as dropped once this process lets go of it; clone it first.
     still_held = []
     for entry in _register:
-        registered, flags, slot = entry
-        if storage_use_count(registered) == 1:
+        storage, flags, slot = entry
+        if storage.expired():
             flags[slot] = FREE
         else:
             still_held.append(entry)

@@ -245,6 +245,7 @@ def test_undecodable_spill_entry_is_a_miss(tmp_path, caplog):
 
     assert_maps_identical(maps, expected)
     assert cache.stats()["misses"] == 1
+    assert cache.stats()["disk_invalid_entries"] == 1
     assert "Failed to decode cache entry" in caplog.text
     rewritten, _ = draw(polygons, ignore_tags, (SIDE, SIDE), params, cache)
     assert cache.stats()["disk_hits"] == 1

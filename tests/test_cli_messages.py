@@ -22,10 +22,10 @@ def two_receipts(tmp_path):
     return folder
 
 
-@pytest.mark.parametrize("command", ["bench", "render", "precompute"])
+@pytest.mark.parametrize("command", ["bench", "render", "precompute", "loader-bench"])
 def test_size_above_maximum_rejected(command, tmp_path, capsys):
     arguments = {"bench": [], "render": ["--data", str(tmp_path), "--out", str(tmp_path / "out")],
-                 "precompute": ["--cache-dir", str(tmp_path / "cache")]}[command]
+                 "precompute": ["--cache-dir", str(tmp_path / "cache")], "loader-bench": []}[command]
 
     with pytest.raises(SystemExit) as info:
         main([command, *arguments, "--size", "200000"])
@@ -33,6 +33,15 @@ def test_size_above_maximum_rejected(command, tmp_path, capsys):
     assert info.value.code == 2
     error = capsys.readouterr().err
     assert "expected at most 16384 pixels, got '200000'" in error
+
+
+@pytest.mark.parametrize("value", ["inf", "nan", "-5"])
+def test_loader_bench_consumer_time_rejected(value, capsys):
+    with pytest.raises(SystemExit) as info:
+        main(["loader-bench", "--consumer-ms", value])
+
+    assert info.value.code == 2
+    assert f"expected a finite number of 0 or more, got '{value}'" in capsys.readouterr().err
 
 
 def test_size_not_a_number(capsys):

@@ -400,3 +400,35 @@ def test_images_without_numpy_dtype(dtype):
 
     assert batch["images"].dtype == dtype
     assert torch.equal(batch["images"], torch.stack([sample["image"] for sample in samples]))
+
+
+def _checksum_later(queue, received, ready, results):
+    tensor = queue.get()
+    received.set()
+    ready.wait(60)
+    results.put(float(tensor.double().sum()))
+
+
+def test_batch_sent_to_another_process_not_reused():
+    """A tensor sent to another process moves to shared memory, so the main-process pool drops it."""
+    context = torch.multiprocessing.get_context("spawn")
+    queue, results = context.Queue(), context.Queue()
+    received, ready = context.Event(), context.Event()
+    child = context.Process(target=_checksum_later, args=(queue, received, ready, results))
+    child.start()
+    collate = FastDBCollateFN(num_threads=1)
+    batches = [make_batch(seed, 96, 10, 2) for seed in range(4)]
+
+    batch = collate(batches[0])
+    expected = float(batch["thresh_maps"].double().sum())
+    queue.put(batch["thresh_maps"])
+    assert received.wait(60)
+    del batch
+    for samples in batches[1:]:
+        collate(samples)
+    ready.set()
+    received = results.get(timeout=60)
+    child.join(timeout=60)
+
+    assert received == expected
+    assert child.exitcode == 0

@@ -10,7 +10,7 @@ from torch.utils.data import DataLoader, Dataset
 from fastcollate import FastDBCollateFN
 from fastcollate import worker_ring
 from fastcollate.synthetic import make_batch
-from fastcollate.worker_ring import BUSY, FREE, MAX_SHAPES, WorkerRing
+from fastcollate.worker_ring import BUSY, FREE, MAX_SHAPES, RING_BATCHES, WorkerRing
 
 IMAGE_SIDE = 96
 BATCH_SIZE = 2
@@ -102,6 +102,16 @@ def test_kept_batches_never_overwritten():
     for index, batch in enumerate(held_batches):
         assert_batch_equal(batch, expected[index], index)
     assert max(batch["ring_fresh"] for batch in held_batches) > 0
+    # Images, prob maps and threshold maps: three buffers per batch in the ring.
+    assert max(batch["ring_slots"] for batch in held_batches) <= RING_BATCHES * 3
+
+
+@FORK_WARNING
+def test_main_process_holds_no_dropped_batch(dataset):
+    for batch in loader(dataset):
+        del batch
+
+    assert worker_ring.release_dropped() == 0
 
 
 @FORK_WARNING

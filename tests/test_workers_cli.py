@@ -84,7 +84,7 @@ def test_loader_bench_help_states_units(capsys, monkeypatch):
         main(["loader-bench", "--help"])
 
     help_text = capsys.readouterr().out
-    assert "in pixels (default: 640)" in help_text
+    assert "in pixels, at most 16384 (default: 640)" in help_text
     assert "in milliseconds (default: 20)" in help_text
     assert "(default: 2)" in help_text
 

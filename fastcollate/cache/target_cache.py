@@ -166,6 +166,7 @@ class TargetCache:
                 try:
                     skipped = decode_masked_into(entry, maps)
                 except (ValueError, struct.error) as error:
+                    self.spill.counters.add(disk_invalid_entries=1)
                     logger.warning("Failed to decode cache entry %s (%s); drawing the targets again.",
                                    self.spill.path(key), error)
                     # The maps may be half written, so they go back to their initial values.
@@ -191,6 +192,7 @@ class TargetCache:
             # The file passed its checksum, so the codec wrote this entry but
             # cannot read it back. The maps may be half written, so they are
             # cleared and drawn again.
+            self.spill.counters.add(disk_invalid_entries=1)
             logger.warning("Failed to decode cache entry %s (%s); drawing the targets again.",
                            self.spill.path(key), error)
             prob_map.fill(0.0)

@@ -1,22 +1,23 @@
 """``fastcollate loader-bench``: images per second through a real DataLoader."""
 
 import argparse
+import math
 import sys
 
-from fastcollate.commands import positive_int
+from fastcollate.commands import MAX_IMAGE_SIDE, image_side, positive_int
 
 NAME = "loader-bench"
 
 
 def non_negative_float(text):
-    """argparse type: a float of 0 or more."""
+    """argparse type: a finite float of 0 or more."""
     try:
         value = float(text)
     except ValueError:
         value = None
     # "not >= 0" also rejects NaN.
-    if value is None or not value >= 0:
-        raise argparse.ArgumentTypeError(f"expected a number of 0 or more, got {text!r}")
+    if value is None or not value >= 0 or math.isinf(value):
+        raise argparse.ArgumentTypeError(f"expected a finite number of 0 or more, got {text!r}")
     return value
 
 
@@ -58,8 +59,8 @@ def add_parser(subparsers):
             "worker's first batch took than its later ones. Needs OpenCV."
         ),
     )
-    parser.add_argument("--size", type=positive_int, default=640,
-                        help="side of the square image, in pixels (default: 640)")
+    parser.add_argument("--size", type=image_side, default=640,
+                        help=f"side of the square image, in pixels, at most {MAX_IMAGE_SIDE} (default: 640)")
     parser.add_argument("--batch", type=positive_int, default=16,
                         help="images per batch (default: 16)")
     parser.add_argument("--batches", type=batch_count, default=20,
