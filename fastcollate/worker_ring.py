@@ -32,9 +32,9 @@ from fastcollate.buffers import new_batch_tensor
 
 FREE = 0
 BUSY = 1
-# Batches a ring holds buffers for, per tensor shape. A worker has
-# prefetch_factor batches queued (2 by default), the trainer holds one or
-# two more, and the release of the last one shows at the next batch that the
+# Batches' worth of buffers a ring keeps per tensor shape. A worker has
+# prefetch_factor batches queued (2 by default), the trainer has one or two
+# more, and the release of the last one shows at the next batch that the
 # main process receives. Each ring buffer stays allocated for the worker's life.
 RING_BATCHES = 5
 # Images and maps have two shapes, and the last batch of an epoch two more.
@@ -182,8 +182,8 @@ def _rebuild_leased(tensor, flags, slot):
 
 def _release_dropped():
     # NOTE: only references in this process count. A batch tensor sent on to
-    # another process, for example through a torch.multiprocessing queue,
-    # counts as dropped once this process lets go of it; clone it first.
+    # another process through a torch.multiprocessing queue counts as dropped
+    # once this process lets go of it, so callers must clone it first.
     still_held = []
     for entry in _register:
         storage, flags, slot = entry
