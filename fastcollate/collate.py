@@ -54,8 +54,9 @@ class FastDBCollateFN:
         Reuse a batch's tensors once nothing references their storage any
         more, which saves the page faults of new memory. Inside DataLoader
         workers the buffers are shared memory, reused once the main process
-        has dropped the batch (see :mod:`fastcollate.worker_ring`). False
-        allocates every batch afresh, as ``default_collate`` does.
+        has dropped the batch (see :mod:`fastcollate.worker_ring`). Clone
+        batch tensors that the loop sends on to another process, or pass
+        False, which allocates every batch afresh, as ``default_collate`` does.
     cache : TargetCache or dict, optional
         Memoize each image's maps, for fixed transforms such as validation;
         a dict contains :class:`fastcollate.TargetCache` keyword arguments, as

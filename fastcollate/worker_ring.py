@@ -18,9 +18,15 @@ and reuses a buffer only after the main process has released it:
 
 A buffer whose release the main process never reports, for example because
 the trainer keeps every batch, stays busy, and the worker then allocates
-fresh shared memory as usual, so reuse never overwrites a live batch.
+fresh shared memory as usual. So reuse never overwrites a batch that a
+tensor, view or numpy array of the worker or the main process still uses.
+References in other processes, and bare storages kept without a tensor, are
+not seen: see ``docs/workers.md``. A collate wrapper in the worker that
+replaces the batch tensors with views leaves their buffers busy for good,
+which turns reuse off for that shape.
 """
 
+import logging
 import math
 import os
 import threading
@@ -28,7 +34,9 @@ import threading
 import torch
 from torch.multiprocessing.reductions import StorageWeakRef
 
-from fastcollate.buffers import new_batch_tensor
+from fastcollate.buffers import new_batch_tensor, storage_use_count
+
+logger = logging.getLogger(__name__)
 
 FREE = 0
 BUSY = 1
@@ -92,13 +100,18 @@ class WorkerRing:
         self.this_batch[key] = self.this_batch.get(key, 0) + 1
         self.per_batch[key] = max(self.per_batch.get(key, 0), self.this_batch[key])
         for slot, buffer in buffers:
-            if self.flags[slot] == FREE:
+            # The use count covers references in this worker, for example a
+            # collate wrapper that keeps the previous batch to mix it in.
+            if self.flags[slot] == FREE and storage_use_count(buffer) == 1:
                 return self._hand_out(slot, buffer)
 
         self._drop_old_shapes()
         capacity = RING_BATCHES * self.per_batch[key]
         slot = self._new_slot() if len(buffers) < capacity else None
         if slot is None:
+            if self.fresh == 0:
+                logger.debug("No free ring buffer of shape %s in worker %d; allocating new shared memory.",
+                             tuple(shape), self.pid)
             self.fresh += 1
             return new_batch_tensor(shape, dtype)
         buffer = new_batch_tensor(shape, dtype)

@@ -221,3 +221,14 @@ def test_precompute_writes_full_entries(tmp_path):
     assert result.written == 1
     entry_file = next(tmp_path.rglob("*.fct"))
     assert entry_layout(entry_file.read_bytes()[HEADER.size:]) == codec.LAYOUT_WINNERS
+
+
+@pytest.mark.parametrize("distance", [-1.0, 2.0**21, -3.7e269])
+def test_recipe_distance_out_of_range_rejected(distance):
+    recipe = bytearray(recipe_of([np.array([[4, 4], [40, 6], [38, 20], [5, 18]])], (64, 64)))
+    # Header, skip counts, recipe lengths, then int64 starts (2) and the float64 distance.
+    position = codec._HEADER.size + codec._SKIPS.size + struct.calcsize("<ffIIIIII") + 2 * 8
+    struct.pack_into("<d", recipe, position, distance)
+
+    with pytest.raises(ValueError, match="distance outside"):
+        decode_into(bytes(recipe), *garbage_maps((64, 64)))

@@ -348,3 +348,17 @@ def test_undeletable_entry_still_counted(tmp_path, caplog):
     assert total == size
     assert stuck.is_dir()
     assert "Failed to delete" in caplog.text
+
+
+def test_write_keeps_temporary_file_of_another_writer(tmp_path):
+    spill = SpillDirectory(tmp_path)
+    spill.write(KEY_B, b"first entry")
+    number = next(spill._temporary_numbers) + 1
+    other = spill.path(KEY_A).with_name(f".{KEY_A}.{spill._temporary_tag}.{number}.tmp")
+    other.parent.mkdir(exist_ok=True)
+    other.write_bytes(b"another writer")
+
+    assert not spill.write(KEY_A, b"entry")
+
+    assert other.read_bytes() == b"another writer"
+    assert spill.counters.snapshot()["disk_write_errors"] == 1

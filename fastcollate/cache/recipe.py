@@ -13,6 +13,7 @@ from typing import NamedTuple
 import numpy as np
 
 from fastcollate.kernels.measure import piece_boxes
+from fastcollate.polygons import MAX_COORDINATE
 
 # Scale, offset, then the lengths of the arrays that follow.
 RECIPE = struct.Struct("<ffIIIIII")
@@ -90,9 +91,14 @@ def unpack_recipe(payload):
         raise ValueError("cache entry contains a shrunk polygon vertex beyond the int32 range; rebuild it")
     if dilated_count and (dilated_owners.min() < 0 or dilated_owners.max() >= polygon_count):
         raise ValueError("cache entry contains a dilated polygon of a missing polygon; rebuild it")
-    if dilated_count and not (np.isfinite(distances[dilated_owners]).all()
+    if dilated_count and (np.diff(dilated_starts) <= 0).any():
+        raise ValueError("cache entry contains an empty dilated polygon; rebuild it")
+    # The kernels turn D into pixel ranges, so an out-of-range D would loop for ages.
+    owner_distances = distances[dilated_owners]
+    if dilated_count and not ((owner_distances >= 0).all() and (owner_distances <= MAX_COORDINATE).all()
                               and np.abs(dilated_points).max() < INT32_LIMIT):
-        raise ValueError("cache entry contains a non-finite distance or a vertex beyond int32; rebuild it")
+        raise ValueError("cache entry contains a distance outside [0, 2**20] or a vertex beyond int32; "
+                         "rebuild it")
 
     geometry = Geometry(points, starts, distances, shrunk_points, shrunk_starts,
                         dilated_points, dilated_starts, dilated_owners)

@@ -211,12 +211,14 @@ class SpillDirectory:
         path = os.path.join(folder, f"{key}{EXTENSION}")
         temporary = os.path.join(folder, f".{key}.{self._temporary_tag}.{next(self._temporary_numbers)}"
                                          f"{TEMPORARY_SUFFIX}")
+        created = False
         try:
             try:
                 descriptor = os.open(temporary, _CREATE_FLAGS, 0o666)
             except FileNotFoundError:
                 os.makedirs(folder, exist_ok=True)
                 descriptor = os.open(temporary, _CREATE_FLAGS, 0o666)
+            created = True
             try:
                 # Two writes, because joining header and payload would copy the payload.
                 _write_all(descriptor, pack_header(key, entry))
@@ -226,7 +228,9 @@ class SpillDirectory:
             os.replace(temporary, path)
         except OSError as error:
             self.counters.add(disk_write_errors=1)
-            self._remove_quietly(temporary)
+            # A temporary file that this call did not create belongs to another writer.
+            if created:
+                self._remove_quietly(temporary)
             self._warn_once(("write", path), "Failed to write cache entry %s: %s. The target cache goes on "
                             "without it; check the disk space and permissions of %s.",
                             path, error, self.root)
