@@ -9,27 +9,30 @@ and reuses a buffer only after the main process has released it:
    its ring, is FREE, and sets the flag to BUSY.
 2. After the collate, :func:`lease_batch` wraps the batch's ring tensors in
    :class:`LeasedTensor`. Pickling one, as the DataLoader does to send the
-   batch, records its flag array and slot.
+   batch, counts a send of its slot, in a shared array that only the
+   worker writes.
 3. Unpickling in the main process returns a plain tensor and registers a
    weak reference to its storage. Each later unpickling checks the register:
    a storage that no tensor, view or array of the main process references
-   any more has been released by the trainer, and its flag is set back to
-   free.
+   any more counts as a release, in a shared array that only the main
+   process writes. Once a slot's releases equal its sends, its flag is set
+   back to FREE.
 
-A buffer whose release the main process never reports, for example because
-the trainer keeps every batch, stays busy, and the worker then allocates
+The worker reuses a buffer only when its flag is FREE, its sends equal its
+releases and the worker itself holds no other reference to it. A buffer
+whose release the main process never reports, for example because the
+trainer keeps every batch, stays busy, and the worker then allocates
 fresh shared memory as usual. So reuse never overwrites a batch that a
 tensor, view or numpy array of the worker or the main process still uses.
 References in other processes, and bare storages kept without a tensor, are
-not seen: see ``docs/workers.md``. A collate wrapper in the worker that
-replaces the batch tensors with views leaves their buffers busy for good,
-which turns reuse off for that shape.
+not seen: see ``docs/workers.md``.
 """
 
 import logging
 import math
 import os
 import threading
+from multiprocessing import util
 
 import torch
 from torch.multiprocessing.reductions import StorageWeakRef
@@ -47,6 +50,8 @@ BUSY = 1
 RING_BATCHES = 5
 # Images and maps have two shapes, and the last batch of an epoch two more.
 MAX_SHAPES = 4
+# Runs after the spill writer's flush (priority 10), before shared memory is closed.
+RING_EXIT_PRIORITY = 5
 # Flags per worker. Once all are in use, new buffers are plain shared memory.
 RING_SLOTS = 64
 
@@ -59,15 +64,21 @@ _register_lock = threading.Lock()
 class LeasedTensor(torch.Tensor):
     """A ring buffer of a worker's batch, on its way to the main process.
 
-    It only exists in the worker between the collate and pickling, and the
-    main process unpickles it as a plain tensor.
+    It only exists in the worker, and the main process unpickles it as a
+    plain tensor. Operations on it return LeasedTensor too, so that a view
+    that a collate wrapper sends instead still counts as a send of its buffer.
     """
 
-    # Operations on it behave as on a plain tensor.
-    __torch_function__ = torch._C._disabled_torch_function_impl
-
     def __reduce_ex__(self, protocol):
-        return _rebuild_leased, (self.as_subclass(torch.Tensor), self._ring_flags, self._ring_slot)
+        plain = self.as_subclass(torch.Tensor)
+        ring = _ring if _ring is not None and _ring.pid == os.getpid() else None
+        slot = None if ring is None else ring.slots_by_storage.get(plain.untyped_storage().data_ptr())
+        if slot is None:
+            return _plain, (plain,)
+        # Every send counts, so a buffer that a collate wrapper sends again
+        # in a later batch stays busy until the main process drops each copy.
+        ring.sends[slot] += 1
+        return _rebuild_leased, (plain, ring.sends, ring.releases, ring.flags, slot)
 
 
 class WorkerRing:
@@ -76,8 +87,13 @@ class WorkerRing:
     def __init__(self):
         self.pid = os.getpid()
         self.flags = torch.zeros(RING_SLOTS, dtype=torch.uint8).share_memory_()
+        # Sends of each slot's buffer, written by this worker only, and
+        # releases of those sends, written by the main process only.
+        self.sends = torch.zeros(RING_SLOTS, dtype=torch.int64).share_memory_()
+        self.releases = torch.zeros(RING_SLOTS, dtype=torch.int64).share_memory_()
         # (shape, dtype) -> [(slot, buffer), ...], least recently used first.
         self.buffers = {}
+        self.slots_by_storage = {}
         self.next_slot = 0
         # Slots of dropped shapes. Such a slot is taken again only when its
         # flag is free, because the trainer may still hold its last batch.
@@ -86,6 +102,10 @@ class WorkerRing:
         self.pending = {}
         # Tensors allocated outside the ring, because no buffer was free.
         self.fresh = 0
+        # DataLoader workers end with os._exit, which frees no Python object.
+        # Under the file_system sharing strategy each buffer is a /dev/shm file
+        # that stays until every process drops it, so drop them at exit.
+        util.Finalize(None, self.close, exitpriority=RING_EXIT_PRIORITY)
         # Most tensors of each shape that one batch has asked for.
         self.per_batch = {}
         self.this_batch = {}
@@ -102,7 +122,7 @@ class WorkerRing:
         for slot, buffer in buffers:
             # The use count covers references in this worker, for example a
             # collate wrapper that keeps the previous batch to mix it in.
-            if self.flags[slot] == FREE and storage_use_count(buffer) == 1:
+            if self._is_free(slot) and storage_use_count(buffer) == 1:
                 return self._hand_out(slot, buffer)
 
         self._drop_old_shapes()
@@ -116,7 +136,17 @@ class WorkerRing:
             return new_batch_tensor(shape, dtype)
         buffer = new_batch_tensor(shape, dtype)
         buffers.append((slot, buffer))
+        self.slots_by_storage[buffer.untyped_storage().data_ptr()] = slot
         return self._hand_out(slot, buffer)
+
+    def close(self):
+        """Drop the ring's buffers and counters; the shared memory goes once no other process maps it."""
+        self.buffers.clear()
+        self.slots_by_storage.clear()
+        self.flags = self.sends = self.releases = None
+
+    def _is_free(self, slot):
+        return self.flags[slot] == FREE and self.sends[slot] == self.releases[slot]
 
     def _hand_out(self, slot, buffer):
         self.flags[slot] = BUSY
@@ -125,7 +155,7 @@ class WorkerRing:
 
     def _new_slot(self):
         for position, slot in enumerate(self.retired):
-            if self.flags[slot] == FREE:
+            if self._is_free(slot):
                 return self.retired.pop(position)
         if self.next_slot < RING_SLOTS:
             self.next_slot += 1
@@ -140,6 +170,8 @@ class WorkerRing:
                 break
             slots = [slot for slot, _ in self.buffers[key]]
             if pending.isdisjoint(slots):
+                for _, buffer in self.buffers[key]:
+                    del self.slots_by_storage[buffer.untyped_storage().data_ptr()]
                 del self.buffers[key]
                 self.per_batch.pop(key, None)
                 self.retired.extend(slots)
@@ -149,10 +181,7 @@ class WorkerRing:
         slot = self.pending.pop(tensor.untyped_storage().data_ptr(), None)
         if slot is None:
             return tensor
-        leased = tensor.as_subclass(LeasedTensor)
-        leased._ring_flags = self.flags
-        leased._ring_slot = slot
-        return leased
+        return tensor.as_subclass(LeasedTensor)
 
     def abandon_pending(self):
         """Free the slots handed out but not leased, and start counting a new batch."""
@@ -182,14 +211,18 @@ def lease_batch(collated):
     return collated
 
 
-def _rebuild_leased(tensor, flags, slot):
+def _plain(tensor):
+    return tensor
+
+
+def _rebuild_leased(tensor, sends, releases, flags, slot):
     """Register a batch tensor unpickled in the main process and release those the trainer dropped."""
     # NOTE: with pin_memory=True on a machine with CUDA, the DataLoader
     # unpickles batches in its pin-memory thread, hence the lock. No test
     # covers that thread, because the test machines have no GPU.
     with _register_lock:
         _release_dropped()
-        _register.append((StorageWeakRef(tensor.untyped_storage()), flags, slot))
+        _register.append((StorageWeakRef(tensor.untyped_storage()), sends, releases, flags, slot))
     return tensor
 
 
@@ -199,11 +232,14 @@ def _release_dropped():
     # once this process lets go of it, so callers must clone it first.
     still_held = []
     for entry in _register:
-        storage, flags, slot = entry
-        if storage.expired():
-            flags[slot] = FREE
-        else:
+        storage, sends, releases, flags, slot = entry
+        if not storage.expired():
             still_held.append(entry)
+            continue
+        releases[slot] += 1
+        # The worker may have sent the buffer again, in a batch still on its way.
+        if releases[slot] == sends[slot]:
+            flags[slot] = FREE
     _register[:] = still_held
 
 

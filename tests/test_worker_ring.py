@@ -2,6 +2,8 @@
 
 import collections
 import gc
+import os
+import time
 
 import numpy as np
 import pytest
@@ -191,3 +193,56 @@ class MixingCollate:
 def test_batch_kept_in_worker_not_reused(dataset, expected):
     for index, batch in enumerate(loader(dataset, collate=MixingCollate())):
         assert_batch_equal(batch, expected[index], index)
+
+
+class ResendCollate:
+    """Send the previous batch's prob maps again with the next batch, as they are or as a view."""
+
+    def __init__(self, as_view):
+        self.collate = FastDBCollateFN()
+        self.as_view = as_view
+        self.previous = None
+
+    def __call__(self, samples):
+        batch = self.collate(samples)
+        if self.previous is not None:
+            batch["previous_prob_maps"] = self.previous[:] if self.as_view else self.previous
+        self.previous = batch["prob_maps"]
+        return batch
+
+
+@FORK_WARNING
+@pytest.mark.parametrize("as_view", [False, True], ids=["same_tensor", "view"])
+def test_batch_sent_again_not_reused(dataset, as_view):
+    resent = collections.deque(maxlen=2)
+    for batch in loader(dataset, collate=ResendCollate(as_view)):
+        # A consumer slower than the workers, so that releases reach them in time to reuse.
+        time.sleep(0.02)
+        for index, (tensor, copy) in enumerate(resent):
+            assert torch.equal(tensor, copy), f"a re-sent tensor held for {len(resent) - index} batches changed"
+        if "previous_prob_maps" in batch:
+            resent.append((batch["previous_prob_maps"], batch["previous_prob_maps"].clone()))
+        del batch
+
+
+def torch_shm_files():
+    return sorted(name for name in os.listdir("/dev/shm") if name.startswith("torch_"))
+
+
+@FORK_WARNING
+@pytest.mark.skipif(not os.path.isdir("/dev/shm"), reason="needs /dev/shm")
+def test_ring_freed_when_workers_exit_file_system_strategy(dataset):
+    previous = torch.multiprocessing.get_sharing_strategy()
+    torch.multiprocessing.set_sharing_strategy("file_system")
+    try:
+        before = torch_shm_files()
+        for _ in range(3):
+            for batch in loader(dataset):
+                del batch
+            gc.collect()
+        worker_ring.release_dropped()
+        left = [name for name in torch_shm_files() if name not in before]
+    finally:
+        torch.multiprocessing.set_sharing_strategy(previous)
+
+    assert left == []
