@@ -11,7 +11,6 @@ import torch
 from torch.utils.data import get_worker_info
 
 from fastcollate.buffers import BufferPool, new_batch_tensor
-from fastcollate.worker_ring import lease_batch, worker_ring
 from fastcollate.cache import TargetCache
 from fastcollate.config import num_threads_requested
 from fastcollate.polygons import SKIP_LOG, describe_image_type, describe_sample, prepare_polygons
@@ -21,6 +20,7 @@ from fastcollate.targets import REFERENCE, TargetParams, draw_targets_into, reso
 from fastcollate.threads import map_in_order, resolve_num_threads, validate_num_threads
 from fastcollate.warmup import load_kernels_for
 from fastcollate.validation import check_bool
+from fastcollate.worker_ring import lease_batch, worker_ring
 
 logger = logging.getLogger(__name__)
 

@@ -52,7 +52,8 @@ RING_BATCHES = 5
 MAX_SHAPES = 4
 # Runs after the spill writer's flush (priority 10), before shared memory is closed.
 RING_EXIT_PRIORITY = 5
-# Flags per worker. Once all are in use, new buffers are plain shared memory.
+# Slots per worker, each with a flag and two counters. Once all are in use,
+# new buffers are plain shared memory.
 RING_SLOTS = 64
 
 _ring = None
@@ -71,7 +72,7 @@ class LeasedTensor(torch.Tensor):
 
     def __reduce_ex__(self, protocol):
         plain = self.as_subclass(torch.Tensor)
-        ring = _ring if _ring is not None and _ring.pid == os.getpid() else None
+        ring = _current_ring()
         slot = None if ring is None else ring.slots_by_storage.get(plain.untyped_storage().data_ptr())
         if slot is None:
             return _plain, (plain,)
@@ -82,7 +83,7 @@ class LeasedTensor(torch.Tensor):
 
 
 class WorkerRing:
-    """The shared buffers and flags of one worker process."""
+    """The shared buffers, flags and counters of one worker process."""
 
     def __init__(self):
         self.pid = os.getpid()
@@ -95,20 +96,21 @@ class WorkerRing:
         self.buffers = {}
         self.slots_by_storage = {}
         self.next_slot = 0
-        # Slots of dropped shapes. Such a slot is taken again only when its
-        # flag is free, because the trainer may still hold its last batch.
+        # Slots of dropped shapes. Such a slot is taken again only once it is
+        # free, because the trainer may still hold its last batch.
         self.retired = []
         # Slots handed out since the last lease_batch, by storage address.
         self.pending = {}
         # Tensors allocated outside the ring, because no buffer was free.
         self.fresh = 0
+        # Most tensors of each shape that one batch has requested.
+        self.per_batch = {}
+        self.this_batch = {}
+
         # DataLoader workers end with os._exit, which frees no Python object.
         # Under the file_system sharing strategy each buffer is a /dev/shm file
         # that stays until every process drops it, so drop them at exit.
         util.Finalize(None, self.close, exitpriority=RING_EXIT_PRIORITY)
-        # Most tensors of each shape that one batch has asked for.
-        self.per_batch = {}
-        self.this_batch = {}
 
     def tensor(self, shape, dtype):
         """Return a free ring buffer of ``shape`` and ``dtype``, or fresh shared memory if none is free."""
@@ -195,9 +197,14 @@ def worker_ring():
     """Return this process's :class:`WorkerRing`, making a new one in a new process."""
     global _ring
     with _ring_lock:
-        if _ring is None or _ring.pid != os.getpid():
+        if _current_ring() is None:
             _ring = WorkerRing()
         return _ring
+
+
+def _current_ring():
+    """Return the ring made in this process, or None; a forked child inherits its parent's."""
+    return _ring if _ring is not None and _ring.pid == os.getpid() else None
 
 
 def lease_batch(collated):

@@ -100,13 +100,13 @@ def test_kept_batches_never_overwritten():
     dataset = PageDataset(batches=64)
     expected = expected_batches(dataset)
 
-    held_batches = list(loader(dataset, collate=RingReportingCollate()))
+    received = list(loader(dataset, collate=RingReportingCollate()))
 
-    for index, batch in enumerate(held_batches):
+    for index, batch in enumerate(received):
         assert_batch_equal(batch, expected[index], index)
-    assert max(batch["ring_fresh"] for batch in held_batches) > 0
+    assert max(batch["ring_fresh"] for batch in received) > 0
     # Images, prob maps and threshold maps: three buffers per batch in the ring.
-    assert max(batch["ring_slots"] for batch in held_batches) <= RING_BATCHES * 3
+    assert max(batch["ring_slots"] for batch in received) <= RING_BATCHES * 3
 
 
 @FORK_WARNING
@@ -176,16 +176,16 @@ def test_ring_retires_old_shapes_until_released():
 class MixingCollate:
     """Keep recent batches in the worker, as batch-mixing augmentations do, and check them."""
 
-    def __init__(self, kept_batches=6):
+    def __init__(self, recent_batches=6):
         self.collate = FastDBCollateFN()
-        self.kept = collections.deque(maxlen=kept_batches)
+        self.recent = collections.deque(maxlen=recent_batches)
 
     def __call__(self, samples):
         batch = self.collate(samples)
-        for held, copy in self.kept:
-            if not torch.equal(held, copy):
+        for recent, copy in self.recent:
+            if not torch.equal(recent, copy):
                 raise AssertionError("a threshold map kept in the worker was overwritten")
-        self.kept.append((batch["thresh_maps"], batch["thresh_maps"].clone()))
+        self.recent.append((batch["thresh_maps"], batch["thresh_maps"].clone()))
         return batch
 
 
